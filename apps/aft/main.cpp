@@ -1,0 +1,3 @@
+#include <iostream>
+#include "aft/core/version.h"
+int main() { std::cout << aft::version_report() << std::endl; }
