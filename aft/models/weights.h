@@ -1,0 +1,32 @@
+// Loading and saving model weights as safetensors, strictly: every missing key, unexpected
+// key and shape mismatch is reported by name and shape in one error. timm ViT names are
+// mapped to torchvision's on load.
+#pragma once
+#include <map>
+#include <string>
+
+#include "aft/models/model.h"
+
+namespace aft::models {
+
+using TensorMap = std::map<std::string, torch::Tensor>;
+
+// Parameters and buffers by full name (torchvision's state_dict keys).
+TensorMap state_dict(const torch::nn::Module& module);
+
+struct LoadOptions {
+  // When the file's head has another class count, keep the model's fresh head instead of failing.
+  bool replace_head = false;
+};
+
+// Copies tensors into the module (converting dtype), strictly. `source` names the file in errors.
+void load_state_dict(VisionModel& model, const TensorMap& tensors, const LoadOptions& options,
+                     const std::string& source);
+
+// Reads a safetensors file, maps timm names if needed, and loads it into the model.
+void load_weights(VisionModel& model, const std::string& path, const LoadOptions& options = {});
+// Writes the model's state dict (float32) with metadata; atomic.
+void save_weights(const torch::nn::Module& model, const std::string& path,
+                  const std::map<std::string, std::string>& metadata = {});
+
+}  // namespace aft::models
