@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace aft::data {
@@ -21,6 +22,17 @@ class Dataset {
   virtual int64_t label(size_t index) const = 0;
   virtual Image image(size_t index) const = 0;          // throws aft::Error naming the file
   virtual std::string describe(size_t index) const = 0; // e.g. the file path, for errors
+  // A possibly smaller decode whose shorter side is still >= min_side (JPEG DCT scaling);
+  // transforms that resize down anyway ask for this. Default: the full image.
+  virtual Image image_at_least(size_t index, int64_t min_side) const {
+    (void)min_side;
+    return image(index);
+  }
+  // {height, width} without decoding pixels where the format allows. Default: decodes.
+  virtual std::pair<int64_t, int64_t> image_size(size_t index) const {
+    const Image decoded = image(index);
+    return {decoded.height, decoded.width};
+  }
   const std::vector<std::string>& classes() const { return classes_; }
 
  protected:

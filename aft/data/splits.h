@@ -26,9 +26,22 @@ struct Splits {
   std::vector<size_t> train_indices;
   std::vector<size_t> val_indices;
   std::vector<size_t> test_indices;
+  DataOptions options;                 // as opened
+  std::vector<std::string> skipped;    // unreadable images left out (--skip-bad)
   nlohmann::json describe() const;     // counts per split, root, options: goes into config.json
 };
 
+// Root forms: a directory with train/ and test/ (or val/, used as test); "fashion-mnist" or
+// "fashion-mnist:DIR" (IDX files, default /usr/share/datasets/fashion-mnist); and
+// "decathlon:TRAIN_JSON,TEST_JSON[,IMAGE_ROOT]" (Visual Decathlon annotations; IMAGE_ROOT
+// defaults to the parent of the annotation folder).
 Splits open_splits(const DataOptions& options);
+
+// Stratified seeded split of `pool` (indices into `dataset`): returns {train, val}, both sorted.
+// Each class with >= 2 images keeps >= 1 image on each side when val_fraction > 0. shots > 0
+// then keeps at most that many training images per class.
+std::pair<std::vector<size_t>, std::vector<size_t>> stratified_split(
+    const Dataset& dataset, const std::vector<size_t>& pool, double val_fraction, int64_t shots,
+    uint64_t seed);
 
 }  // namespace aft::data

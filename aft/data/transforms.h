@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "aft/data/dataset.h"
+#include "aft/data/image_ops.h"
 
 namespace aft::data {
 
@@ -18,16 +19,30 @@ using Rng = std::mt19937_64;
 class Transform {
  public:
   virtual ~Transform() = default;
-  virtual torch::Tensor apply(const Image& image, Rng& rng) const = 0;  // float [3,H,W]
-  virtual int64_t output_size() const = 0;                              // H == W of the output
+  virtual torch::Tensor apply(const Image& image, Rng& rng) const;  // float [3,H,W]
+  // The same, written into out[3*S*S] (S = output_size()): the loader fills batches in place.
+  virtual void apply_to(const Image& image, Rng& rng, float* out) const = 0;
+  virtual int64_t output_size() const = 0;                          // H == W of the output
+  // Shorter side the transform needs from the decoder (0: full size); see decode_image().
+  virtual int64_t min_side_hint() const { return 0; }
+  virtual std::string describe() const = 0;  // e.g. "RandomResizedCrop(224)+Flip+Normalize"
 };
 
 using TransformPtr = std::shared_ptr<const Transform>;
 
-// Presets: "imagenet224", "decathlon72", "small" (random crop with padding + flip),
-// "small-noflip" (for characters, where a mirror changes the class), "none" (resize only).
-// `size` overrides the preset's output size where the preset allows (small*: default 32).
+// Presets (all end with ToTensor + ImageNet mean/std Normalize; PIL semantics: BILINEAR with
+// PIL's anti-aliasing, bit-exact with torchvision's PIL pipeline up to float rounding):
+//   imagenet224   train RandomResizedCrop(S) + flip;   test Resize(S*256/224) + CenterCrop(S). S=224
+//   decathlon72   train Resize(S*72/64) + RandomCrop(S) + flip; test Resize(S*72/64) + CenterCrop(S). S=64
+//   small         train Resize(S) if needed + RandomCrop(S, padding 4) + flip; test Resize(S) + CenterCrop(S). S=32
+//   small-noflip  as small without the flip (characters: a mirror changes the class)
+//   none          Resize(S) + CenterCrop(S) for train and test, no augmentation. S=224
+// `size` (> 0) overrides S.
 TransformPtr make_preset(const std::string& name, bool train, int64_t size = 0);
 std::vector<std::string> preset_names();
+
+// torchvision's RandomResizedCrop.get_params (scale 0.08-1, ratio 3/4-4/3 log-uniform, ten
+// attempts, then the centre crop clamped to the ratio range), drawn from `rng`.
+Rect sample_random_resized_crop(int64_t height, int64_t width, Rng& rng);
 
 }  // namespace aft::data

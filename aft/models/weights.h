@@ -29,4 +29,13 @@ void load_weights(VisionModel& model, const std::string& path, const LoadOptions
 void save_weights(const torch::nn::Module& model, const std::string& path,
                   const std::map<std::string, std::string>& metadata = {});
 
+// The model's config as safetensors metadata strings (arch, num_classes, stem, width, image_size).
+std::map<std::string, std::string> model_metadata(const VisionModel& model);
+
+// timm ViT checkpoints (cls_token, pos_embed, blocks.i.attn.qkv, ...) use other names for the
+// same tensors; these map them to torchvision's and back. Unknown keys pass through unchanged.
+bool has_timm_names(const TensorMap& tensors);
+TensorMap map_timm_names(const TensorMap& tensors);
+TensorMap to_timm_names(const TensorMap& tensors);
+
 }  // namespace aft::models

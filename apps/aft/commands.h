@@ -3,14 +3,19 @@
 #pragma once
 #include <CLI/CLI.hpp>
 
+#include <string>
+
 namespace aft::cli {
 
 void add_models_command(CLI::App& app);     // aft models
 void add_methods_command(CLI::App& app);    // aft methods
 void add_forward_command(CLI::App& app);    // aft forward
 void add_data_command(CLI::App& app);       // aft data ...
-void add_train_commands(CLI::App& app);     // aft pretrain / finetune
+// method_hint: the --method value found in argv, so its options can be registered.
+void add_train_commands(CLI::App& app, const std::string& method_hint);  // aft pretrain / finetune
 void add_eval_commands(CLI::App& app);      // aft eval / predict
+// The --method value in argv (default "full"), scanned before parsing.
+std::string method_from_argv(int argc, char** argv);
 void add_demo_command(CLI::App& app);       // aft demo
 
 }  // namespace aft::cli

@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   aft::cli::add_methods_command(app);
   aft::cli::add_forward_command(app);
   aft::cli::add_data_command(app);
-  aft::cli::add_train_commands(app);
+  aft::cli::add_train_commands(app, aft::cli::method_from_argv(argc, argv));
   aft::cli::add_eval_commands(app);
   aft::cli::add_demo_command(app);
   try {

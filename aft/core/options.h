@@ -1,0 +1,35 @@
+// One declaration per option: an options struct lists its fields once in visit(), and the
+// same visit drives the CLI flags (apps/aft/cli_options.h), their help text and defaults,
+// and what lands in config.json (to_json / from_json below).
+#pragma once
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace aft {
+
+class OptionVisitor {
+ public:
+  virtual ~OptionVisitor() = default;
+  virtual void field(const char* name, const char* help, int64_t& value) = 0;
+  virtual void field(const char* name, const char* help, double& value) = 0;
+  virtual void field(const char* name, const char* help, bool& value) = 0;
+  virtual void field(const char* name, const char* help, std::string& value) = 0;
+};
+
+// Anything with `void visit(OptionVisitor&)` can be written to and read from JSON.
+class Options {
+ public:
+  virtual ~Options() = default;
+  virtual void visit(OptionVisitor& visitor) = 0;
+  // Checks values (choices, ranges); throws aft::Error naming the flag.
+  virtual void validate() const {}
+};
+
+nlohmann::json options_to_json(Options& options);
+// Reads the keys present in `j` (others keep their current values); unknown keys are errors
+// when `strict`, so a config from another version is not silently misread.
+void options_from_json(Options& options, const nlohmann::json& j, bool strict, const std::string& source);
+// Throws unless value is one of the choices, listing the valid ones.
+void check_choice(const std::string& flag, const std::string& value, std::initializer_list<const char*> choices);
+
+}  // namespace aft

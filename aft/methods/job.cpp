@@ -1,0 +1,251 @@
+#include "aft/methods/job.h"
+
+#include <torch/torch.h>
+
+#include "aft/core/device.h"
+#include "aft/core/error.h"
+#include "aft/core/fs.h"
+#include "aft/core/log.h"
+#include "aft/core/version.h"
+#include "aft/data/splits.h"
+#include "aft/methods/baselines.h"
+#include "aft/methods/registry.h"
+#include "aft/models/safetensors.h"
+#include "aft/models/weights.h"
+#include "aft/train/checkpoint.h"
+#include "aft/train/run_dir.h"
+#include "aft/train/trainer.h"
+
+namespace aft::methods {
+namespace {
+
+// Flags that may change between an interrupted run and its resumption.
+const std::set<std::string> kRuntimeKeys = {"threads", "workers", "device"};
+
+}  // namespace
+
+ResolvedTransform resolve_transform(const train::TrainOptions& o, const data::Splits& splits) {
+  std::string preset = o.transform;
+  int64_t size = o.image_size;
+  if (preset == "auto") {
+    const auto first = splits.train->image(splits.train_indices.front());
+    const int64_t side = std::max(first.height, first.width);
+    // Small images get the small-image recipe; no flip by default because a mirror is not
+    // label-preserving for every task (characters, digits).
+    preset = side <= 64 ? "small-noflip" : "imagenet224";
+    if (size == 0 && side <= 64) size = side < 32 ? 32 : side;
+  }
+  if (size == 0) size = data::make_preset(preset, false, 0)->output_size();
+  return {preset, size};
+}
+
+namespace {
+
+models::ModelConfig resolve_model(const JobSpec& spec, const std::string& weights, int64_t classes, int64_t image_size) {
+  models::ModelConfig c;
+  std::map<std::string, std::string> meta;
+  if (!weights.empty()) meta = safetensors::read(weights).metadata;
+  auto from_meta = [&](const char* key) { return meta.count(key) ? meta.at(key) : std::string(); };
+  std::string arch = from_meta("arch");
+  if (arch.empty()) arch = from_meta("architecture");
+  if (!spec.model.model.empty()) {
+    check(arch.empty() || arch == spec.model.model, "--model ", spec.model.model, " but ", weights,
+          " holds weights for ", arch);
+    arch = spec.model.model;
+  }
+  check(!arch.empty(), "--model is required (", weights.empty() ? "no --weights given" : weights + " names no architecture", ")");
+  c.arch = arch;
+  c.stem = !spec.model.stem.empty() ? spec.model.stem : (from_meta("stem").empty() ? "imagenet" : from_meta("stem"));
+  c.width = spec.model.width > 0 ? spec.model.width : (from_meta("width").empty() ? 1.0 : std::stod(from_meta("width")));
+  c.num_classes = classes;
+  c.image_size = image_size;
+  return c;
+}
+
+nlohmann::json check_resume(JobSpec& spec, const nlohmann::json& stored) {
+  // The stored configuration wins; a flag given again must agree with it.
+  auto differs = [&](const nlohmann::json& now, const nlohmann::json& then, const std::string& section) {
+    for (auto it = now.begin(); it != now.end(); ++it) {
+      if (!spec.explicit_flags.count(it.key()) || kRuntimeKeys.count(it.key())) continue;
+      check(then.contains(it.key()) && then.at(it.key()) == it.value(), "--resume ", spec.resume, ": --", it.key(),
+            " ", it.value().dump(), " differs from the checkpoint's configuration (", section, " ",
+            then.contains(it.key()) ? then.at(it.key()).dump() : "unset", ")");
+    }
+  };
+  check(stored.value("command", "") == spec.command, "--resume ", spec.resume, ": that run was made by aft ",
+        stored.value("command", "?"), ", not ", spec.command);
+  if (spec.explicit_flags.count("method")) {
+    check(stored.value("method", "") == spec.method, "--resume ", spec.resume, ": --method ", spec.method,
+          " differs from the checkpoint's method ", stored.value("method", ""));
+  }
+  differs(options_to_json(spec.train), stored.at("train"), "train");
+  differs(options_to_json(spec.model), stored.at("model_options"), "model");
+  spec.method = stored.value("method", spec.method);
+  spec.method_options = find_method(spec.method).make_options();
+  differs(options_to_json(*find_method(spec.method).make_options()), stored.at("method_options"), "method");
+  auto runtime = options_to_json(spec.train);
+  options_from_json(spec.train, stored.at("train"), true, spec.resume + "/config.json");
+  for (const auto& key : kRuntimeKeys) {
+    if (spec.explicit_flags.count(key)) options_from_json(spec.train, {{key, runtime.at(key)}}, true, "flags");
+  }
+  options_from_json(spec.model, stored.at("model_options"), true, spec.resume + "/config.json");
+  options_from_json(*spec.method_options, stored.at("method_options"), true, spec.resume + "/config.json");
+  spec.data = stored.value("data", spec.data);
+  spec.out = spec.resume;
+  return stored;
+}
+
+}  // namespace
+
+void ModelOptions::visit(OptionVisitor& v) {
+  v.field("model", "architecture (see `aft models`); default: from the weights' metadata", model);
+  v.field("weights", "pretrained weights (.safetensors) or a run directory", weights);
+  v.field("stem", "ResNet stem imagenet|small; default: from the weights, else imagenet", stem);
+  v.field("width", "ResNet width multiplier; 0: from the weights, else 1", width);
+  v.field("keep-head", "keep the pretrained classifier instead of a new head", keep_head);
+}
+
+std::string resolve_weights_path(const std::string& weights) {
+  if (weights.empty()) return weights;
+  if (fs::is_directory(weights)) {
+    const std::string inner = weights + "/model.safetensors";
+    check(fs::exists(inner), "--weights ", weights, ": directory holds no model.safetensors");
+    return inner;
+  }
+  check(fs::exists(weights), "--weights ", weights, ": no such file");
+  return weights;
+}
+
+nlohmann::json run_job(JobSpec& spec) {
+  if (!spec.method_options) spec.method_options = find_method(spec.method).make_options();
+  const bool resuming = !spec.resume.empty();
+  if (resuming) {
+    check(spec.out.empty() || spec.out == spec.resume, "--resume ", spec.resume, " and --out ", spec.out,
+          " name different runs");
+    check(fs::exists(spec.resume + "/config.json"), "--resume ", spec.resume, ": no config.json (not a run directory)");
+    check_resume(spec, fs::read_json(spec.resume + "/config.json"));
+  }
+  spec.train.validate();
+  spec.method_options->validate();
+  check(!spec.data.empty(), "--data is required");
+  check(!spec.out.empty(), "--out is required");
+  if (spec.command == "finetune") check(!spec.model.weights.empty(), "--weights is required to fine-tune");
+  set_threads(static_cast<int>(spec.train.threads));
+  seed_everything(static_cast<uint64_t>(spec.train.seed));
+  log::set_quiet(spec.quiet);
+
+  data::DataOptions data_options;
+  data_options.root = spec.data;
+  data_options.val_fraction = spec.train.val_fraction;
+  data_options.shots = spec.train.shots;
+  data_options.seed = static_cast<uint64_t>(spec.train.seed);
+  data_options.skip_bad = spec.train.skip_bad;
+  train::TrainData task{data::open_splits(data_options), nullptr, nullptr};
+  const auto tf = resolve_transform(spec.train, task.splits);
+  task.train_transform = data::make_preset(tf.preset, true, tf.size);
+  task.eval_transform = data::make_preset(tf.preset, false, tf.size);
+
+  const std::string weights = resolve_weights_path(spec.model.weights);
+  const auto config = resolve_model(spec, weights, static_cast<int64_t>(task.splits.classes.size()),
+                                    task.eval_transform->output_size());
+  auto model = models::build_model(config);
+  if (!weights.empty()) {
+    models::LoadOptions load;
+    load.replace_head = !spec.model.keep_head;
+    models::load_weights(*model, weights, load);
+  }
+  auto method = find_method(spec.method).create(*spec.method_options);
+  method->attach(model);
+
+  train::RunDir run(spec.out, spec.overwrite, resuming);
+  nlohmann::json cfg = {{"command", spec.command},
+                        {"aft_version", version()},
+                        {"libtorch_version", libtorch_version()},
+                        {"device", parse_device(spec.train.device).str()},
+                        {"data", spec.data},
+                        {"data_splits", task.splits.describe()},
+                        {"classes", task.splits.classes},
+                        {"transform", {{"preset", tf.preset}, {"size", tf.size}}},
+                        {"weights", weights},
+                        {"model", config.to_json()},
+                        {"model_options", options_to_json(spec.model)},
+                        {"method", spec.method},
+                        {"method_options", options_to_json(*spec.method_options)},
+                        {"train", options_to_json(spec.train)}};
+  if (!resuming) run.write_config(cfg);
+
+  train::TrainerHooks hooks;
+  hooks.label = spec.command + " " + spec.method;
+  hooks.checkpoint_dir = run.checkpoint_dir();
+  hooks.metrics_path = run.file("metrics.jsonl");
+  hooks.resume = resuming;
+  hooks.quiet = spec.quiet;
+  train::Trainer trainer(*method, spec.train, task, hooks);
+  const auto result = trainer.fit();
+
+  auto meta = models::model_metadata(*model);
+  meta["aft.method"] = spec.method;
+  meta["aft.classes"] = nlohmann::json(task.splits.classes).dump();
+  models::save_weights(*method->module(), run.file("model.safetensors"), meta);
+  nlohmann::json summary = {{"method", spec.method},
+                            {"model", config.arch},
+                            {"test_accuracy", result.test_accuracy},
+                            {"test_loss", result.test_loss},
+                            {"best_val_accuracy", result.best_val_accuracy},
+                            {"best_epoch", result.best_epoch},
+                            {"final_val_accuracy", result.final_val_accuracy},
+                            {"epochs", result.epochs_run},
+                            {"trainable_params", count_params(*method->module(), true)},
+                            {"total_params", count_params(*method->module(), false)},
+                            {"seconds", result.seconds},
+                            {"images_per_second", result.images_per_second},
+                            {"method_report", method->report()}};
+  run.write_summary(summary);
+  return summary;
+}
+
+LoadedRun load_weights_for_eval(const std::string& arch, const std::string& weights_in, const data::Splits& splits,
+                                 const std::string& transform, const std::string& device) {
+  const std::string weights = resolve_weights_path(weights_in);
+  const auto meta = safetensors::read(weights).metadata;
+  JobSpec spec;
+  spec.model.model = arch;
+  const int64_t classes = meta.count("num_classes") ? std::stoll(meta.at("num_classes")) : 0;
+  check(classes > 0, weights, ": metadata names no num_classes; cannot size the head");
+  check(classes == static_cast<int64_t>(splits.classes.size()), weights, " has a ", classes, "-class head but the data has ",
+        splits.classes.size(), " classes");
+  train::TrainOptions train;
+  train.transform = transform;
+  const auto tf = resolve_transform(train, splits);
+  LoadedRun out;
+  out.eval_transform = data::make_preset(tf.preset, false, tf.size);
+  auto model = models::build_model(resolve_model(spec, weights, classes, out.eval_transform->output_size()));
+  models::load_weights(*model, weights, {});
+  out.classes = splits.classes;
+  out.method = find_method("full").create(NoOptions());
+  out.method->attach(model);
+  model->to(parse_device(device));
+  out.method->set_training(false);
+  return out;
+}
+
+LoadedRun load_run(const std::string& run, const std::string& device) {
+  LoadedRun out;
+  out.config = train::read_finished_config(run);
+  const auto& cfg = out.config;
+  out.classes = cfg.at("classes").get<std::vector<std::string>>();
+  const auto model_config = models::ModelConfig::from_json(cfg.at("model"));
+  auto info = find_method(cfg.at("method").get<std::string>());
+  auto options = info.make_options();
+  options_from_json(*options, cfg.at("method_options"), true, run + "/config.json");
+  out.method = info.create(*options);
+  out.method->attach(models::build_model(model_config));
+  train::load_module_state(*out.method->module(), run + "/model.safetensors");
+  out.method->module()->to(parse_device(device));
+  out.method->set_training(false);
+  const auto& tf = cfg.at("transform");
+  out.eval_transform = data::make_preset(tf.at("preset").get<std::string>(), false, tf.at("size").get<int64_t>());
+  return out;
+}
+
+}  // namespace aft::methods

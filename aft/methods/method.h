@@ -1,0 +1,74 @@
+// The interface through which every fine-tuning method plugs into the one training loop.
+// A method prepares the model, says what trains (parameter groups), may add loss terms,
+// act after backward/step (masks), adjust per-epoch learning rates, and report findings.
+#pragma once
+#include <torch/nn/module.h>
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "aft/core/options.h"
+#include "aft/models/model.h"
+#include "aft/models/weights.h"
+
+namespace aft::train {
+class Trainer;
+}
+
+namespace aft::methods {
+
+struct ParamGroup {
+  std::string name;
+  std::vector<torch::Tensor> params;
+  double lr_scale = 1.0;         // multiplies the scheduled learning rate
+  double weight_decay = -1.0;    // < 0: the run's --weight-decay
+};
+
+struct StepOutput {
+  torch::Tensor loss;    // scalar to backpropagate
+  torch::Tensor logits;  // for accuracy
+};
+
+using LossFn = std::function<torch::Tensor(const torch::Tensor& logits, const torch::Tensor& labels)>;
+
+class Method {
+ public:
+  virtual ~Method() = default;
+  virtual std::string name() const = 0;
+
+  // Receives the model built from the pretrained weights with a head sized for the task.
+  virtual void attach(models::ModelPtr model) { model_ = std::move(model); }
+  // The module the Trainer moves, saves and switches between train and eval.
+  virtual std::shared_ptr<torch::nn::Module> module() { return model_; }
+  // What the optimizer trains; everything not listed gets requires_grad(false).
+  virtual std::vector<ParamGroup> param_groups() = 0;
+  // Logits for evaluation and prediction.
+  virtual torch::Tensor predict(const torch::Tensor& images) { return model_->forward(images); }
+  // Loss of one training step; the default is the task loss on the model's logits.
+  virtual StepOutput train_step(const torch::Tensor& images, const torch::Tensor& labels, const LossFn& task_loss) {
+    auto logits = model_->forward(images);
+    return {task_loss(logits, labels), logits};
+  }
+  // Switches train/eval; methods with frozen parts keep those in eval mode where they must.
+  virtual void set_training(bool training) { module()->train(training); }
+  virtual void on_train_start(train::Trainer&) {}
+  virtual void on_epoch_start(train::Trainer&, int64_t /*epoch*/) {}
+  virtual void after_backward() {}
+  virtual void after_step() {}
+  // The method's own findings for summary.json's method_report.
+  virtual nlohmann::json report() { return nlohmann::json::object(); }
+  models::ModelPtr model() const { return model_; }
+
+ protected:
+  models::ModelPtr model_;
+};
+
+using MethodPtr = std::shared_ptr<Method>;
+
+// Trainable parameters of a module in name order, excluding frozen ones (requires_grad false).
+int64_t count_params(const torch::nn::Module& module, bool trainable_only);
+
+}  // namespace aft::methods

@@ -1,0 +1,22 @@
+#include "aft/methods/registry.h"
+
+#include "aft/core/error.h"
+#include "aft/methods/baselines.h"
+
+namespace aft::methods {
+
+const std::vector<MethodInfo>& registry() {
+  static const std::vector<MethodInfo> methods = {full_method(), linear_method(), l2sp_method(), auto_rgn_method()};
+  return methods;
+}
+
+const MethodInfo& find_method(const std::string& name) {
+  std::string names;
+  for (const auto& m : registry()) {
+    if (m.name == name) return m;
+    names += (names.empty() ? "" : "|") + m.name;
+  }
+  fail("--method ", name, ": unknown method; expected one of ", names);
+}
+
+}  // namespace aft::methods

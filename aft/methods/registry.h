@@ -1,0 +1,25 @@
+// The list of methods aft knows: name, one-line description, an options struct (which
+// drives the `--method NAME --help` flags and config.json) and a factory.
+#pragma once
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aft/core/options.h"
+#include "aft/methods/method.h"
+
+namespace aft::methods {
+
+struct MethodInfo {
+  std::string name;
+  std::string description;
+  std::function<std::unique_ptr<Options>()> make_options;
+  std::function<MethodPtr(const Options&)> create;
+};
+
+const std::vector<MethodInfo>& registry();
+// Throws listing the valid names when the method is unknown.
+const MethodInfo& find_method(const std::string& name);
+
+}  // namespace aft::methods

@@ -1,0 +1,73 @@
+// Vision Transformer with torchvision's vit_b_16 parameter names, initialisation and maths
+// (pre-norm blocks, LayerNorm eps 1e-6, exact GELU, class-token pooling). Attention is written
+// out with matmul/softmax so it behaves the same on LibTorch 1.13 and 2.x.
+#pragma once
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+
+#include <string>
+#include <vector>
+
+#include "aft/models/model.h"
+
+namespace aft::models {
+
+struct VitShape {
+  int64_t patch = 16;
+  int64_t dim = 768;
+  int64_t heads = 12;
+  int64_t layers = 12;
+  int64_t mlp_dim = 3072;
+};
+
+// Parses vit_{ti,s,b}_P; returns false for names that are not ViTs.
+bool parse_vit_arch(const std::string& arch, VitShape& shape);
+
+// torch.nn.MultiheadAttention's parameter layout (packed in_proj, out_proj), self-attention only.
+class SelfAttention : public torch::nn::Module {
+ public:
+  SelfAttention(int64_t dim, int64_t heads);
+  torch::Tensor forward(torch::Tensor x);  // [N, L, D] -> [N, L, D]
+
+ private:
+  int64_t heads_;
+  torch::Tensor in_proj_weight_, in_proj_bias_;
+  torch::nn::Linear out_proj_{nullptr};
+};
+
+class EncoderBlock : public torch::nn::Module {
+ public:
+  EncoderBlock(int64_t dim, int64_t heads, int64_t mlp_dim);
+  torch::Tensor forward(torch::Tensor x);
+
+ private:
+  torch::nn::LayerNorm ln_1_{nullptr}, ln_2_{nullptr};
+  std::shared_ptr<SelfAttention> self_attention_;
+  torch::nn::Sequential mlp_{nullptr};  // Linear, GELU, Dropout, Linear, Dropout (names 0..4)
+};
+
+class VisionTransformer : public VisionModel {
+ public:
+  explicit VisionTransformer(const ModelConfig& config);
+  torch::Tensor forward(torch::Tensor x) override { return head(features(x)); }
+  torch::Tensor features(torch::Tensor x) override;  // the class token after the final norm
+  torch::Tensor head(torch::Tensor features) override { return head_->forward(features); }
+  int64_t feature_dim() const override { return shape_.dim; }
+  std::vector<TunableUnit> units(UnitLevel level) const override;
+  std::string head_prefix() const override { return "heads.head"; }
+  void replace_head(int64_t num_classes) override;
+  const VitShape& shape() const { return shape_; }
+
+ private:
+  VitShape shape_;
+  torch::nn::Conv2d conv_proj_{nullptr};
+  torch::Tensor class_token_, pos_embedding_;
+  std::vector<std::shared_ptr<EncoderBlock>> layers_;
+  torch::nn::LayerNorm ln_{nullptr};
+  std::shared_ptr<torch::nn::Module> heads_;
+  torch::nn::Linear head_{nullptr};
+};
+
+}  // namespace aft::models

@@ -1,0 +1,95 @@
+#include "aft/train/checkpoint.h"
+
+#include <torch/torch.h>
+
+#include <mutex>
+
+#include "aft/core/error.h"
+#include "aft/core/fs.h"
+#include "aft/models/safetensors.h"
+#include "aft/models/weights.h"
+
+namespace aft::train {
+namespace {
+
+void save_module(torch::nn::Module& module, const std::string& path) {
+  aft::safetensors::write(path, models::state_dict(module));
+}
+
+}  // namespace
+
+void load_module_state(torch::nn::Module& module, const std::string& path) {
+  auto file = aft::safetensors::read(path);
+  torch::NoGradGuard no_grad;
+  auto params = module.named_parameters(true);
+  auto buffers = module.named_buffers(true);
+  size_t matched = 0;
+  auto copy = [&](const std::string& name, torch::Tensor& target) {
+    auto it = file.tensors.find(name);
+    check(it != file.tensors.end(), path, ": checkpoint lacks '", name, "' (another configuration?)");
+    check(it->second.sizes() == target.sizes(), path, ": '", name, "' has shape ", it->second.sizes(),
+          ", the model expects ", target.sizes(), " (another configuration?)");
+    target.copy_(it->second);
+    ++matched;
+  };
+  for (auto& p : params) copy(p.key(), p.value());
+  for (auto& b : buffers) copy(b.key(), b.value());
+  check(matched == file.tensors.size(), path, ": checkpoint has ", file.tensors.size(), " tensors, the model ",
+        matched, " (another configuration?)");
+}
+
+void save_checkpoint(const std::string& dir, torch::nn::Module& module, torch::optim::Optimizer& optimizer,
+                     const CheckpointState& state) {
+  const std::string tmp = dir + ".tmp";
+  fs::remove_all(tmp);
+  fs::create_directories(tmp);
+  save_module(module, tmp + "/model.safetensors");
+  if (!state.best.empty()) aft::safetensors::write(tmp + "/best.safetensors", state.best);
+  torch::serialize::OutputArchive archive;
+  optimizer.save(archive);
+  archive.save_to(tmp + "/optimizer.pt");
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  torch::Tensor rng;
+  {
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    rng = generator.get_state();
+  }
+  aft::safetensors::write(tmp + "/rng.safetensors", {{"cpu", rng}});
+  nlohmann::json j = state.progress;
+  j["epochs_done"] = state.epochs_done;
+  fs::write_json_atomic(tmp + "/state.json", j);
+  // Swap: the old checkpoint stays readable until the new one is complete.
+  const std::string old = dir + ".old";
+  fs::remove_all(old);
+  if (fs::exists(dir)) fs::replace_path(dir, old);
+  fs::replace_path(tmp, dir);
+  fs::remove_all(old);
+}
+
+bool has_checkpoint(const std::string& dir) {
+  return fs::exists(dir + "/state.json") || fs::exists(dir + ".old/state.json");
+}
+
+CheckpointState load_checkpoint(const std::string& dir_in, torch::nn::Module& module, torch::optim::Optimizer& optimizer) {
+  // A crash between the two renames leaves only the ".old" copy: it is complete.
+  const std::string dir = fs::exists(dir_in + "/state.json") ? dir_in : dir_in + ".old";
+  check(fs::exists(dir + "/state.json"), dir_in, ": no checkpoint to resume from");
+  load_module_state(module, dir + "/model.safetensors");
+  torch::serialize::InputArchive archive;
+  archive.load_from(dir + "/optimizer.pt");
+  optimizer.load(archive);
+  auto rng = aft::safetensors::read(dir + "/rng.safetensors");
+  check(rng.tensors.count("cpu") == 1, dir, "/rng.safetensors: missing 'cpu'");
+  at::Generator generator = at::detail::getDefaultCPUGenerator();
+  {
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(rng.tensors.at("cpu"));
+  }
+  CheckpointState state;
+  state.progress = fs::read_json(dir + "/state.json");
+  state.epochs_done = state.progress.value("epochs_done", int64_t{0});
+  if (fs::exists(dir + "/best.safetensors")) state.best = aft::safetensors::read(dir + "/best.safetensors").tensors;
+  return state;
+}
+
+}  // namespace aft::train

@@ -1,0 +1,45 @@
+#include "aft/train/evaluate.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+
+#include "aft/train/amp.h"
+
+namespace aft::train {
+
+EvalResult evaluate(methods::Method& method, data::Loader& loader, const torch::Device& device,
+                    const std::string& amp, bool channels_last) {
+  const auto start = std::chrono::steady_clock::now();
+  method.set_training(false);
+  torch::NoGradGuard no_grad;
+  EvalResult result;
+  double loss_sum = 0;
+  int64_t correct = 0;
+  loader.start_epoch(0);
+  data::Batch batch;
+  while (loader.next(batch)) {
+    auto images = batch.images.to(device);
+    if (channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
+    const auto labels = batch.labels.to(device);
+    torch::Tensor logits;
+    {
+      AutocastScope autocast(amp, device);
+      logits = method.predict(images);
+    }
+    logits = logits.to(torch::kFloat32);
+    loss_sum += torch::nn::functional::cross_entropy(
+                    logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                    .item<double>();
+    correct += logits.argmax(1).eq(labels).sum().item<int64_t>();
+    result.samples += labels.size(0);
+  }
+  if (result.samples > 0) {
+    result.accuracy = static_cast<double>(correct) / result.samples;
+    result.loss = loss_sum / result.samples;
+  }
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result;
+}
+
+}  // namespace aft::train

@@ -1,0 +1,107 @@
+#include "aft/train/train_options.h"
+
+#include <sstream>
+
+#include "aft/core/error.h"
+
+namespace aft::train {
+
+void TrainOptions::visit(OptionVisitor& v) {
+  v.field("epochs", "training epochs", epochs);
+  v.field("batch-size", "global batch size (split across processes)", batch_size);
+  v.field("optimizer", "sgd|adamw", optimizer);
+  v.field("lr", "base learning rate", lr);
+  v.field("momentum", "SGD momentum", momentum);
+  v.field("nesterov", "Nesterov momentum (SGD)", nesterov);
+  v.field("weight-decay", "weight decay", weight_decay);
+  v.field("wd-skip-norm-bias", "exclude norm parameters and biases from weight decay", wd_skip_norm_bias);
+  v.field("schedule", "constant|step|multistep|cosine", schedule);
+  v.field("step-size", "step schedule: epochs between drops", step_size);
+  v.field("milestones", "multistep schedule: comma-separated epochs, e.g. 40,60,80", milestones);
+  v.field("gamma", "step/multistep factor", gamma);
+  v.field("warmup-epochs", "linear learning-rate warm-up, in epochs (fractions allowed)", warmup_epochs);
+  v.field("label-smoothing", "label smoothing of the cross-entropy", label_smoothing);
+  v.field("grad-clip", "clip the global gradient norm to this value (0 = off)", grad_clip);
+  v.field("amp", "mixed precision on CUDA: off|bf16|fp16", amp);
+  v.field("channels-last", "channels-last memory format", channels_last);
+  v.field("transform", "data preset: auto|small|small-noflip|imagenet224|decathlon72|none", transform);
+  v.field("image-size", "transform output size (0 = preset default)", image_size);
+  v.field("val-fraction", "fraction of each training class held out for validation", val_fraction);
+  v.field("shots", "training images per class (0 = all)", shots);
+  v.field("keep-best", "restore the best-validation epoch's weights before testing", keep_best);
+  v.field("seed", "random seed (data order, augmentation, initialisation)", seed);
+  v.field("threads", "compute threads (0 = all cores)", threads);
+  v.field("workers", "data loader threads", workers);
+  v.field("device", "auto|cpu|cuda|cuda:N", device);
+  v.field("skip-bad", "skip unreadable images (counted) instead of failing", skip_bad);
+}
+
+std::vector<int64_t> TrainOptions::milestone_list() const {
+  std::vector<int64_t> out;
+  std::stringstream in(milestones);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    if (item.empty()) continue;
+    try {
+      out.push_back(std::stoll(item));
+    } catch (const std::exception&) {
+      fail("--milestones ", milestones, ": expected comma-separated epochs, e.g. 40,60,80");
+    }
+  }
+  return out;
+}
+
+void TrainOptions::validate() const {
+  check(epochs >= 0, "--epochs ", epochs, ": must be >= 0");
+  check(batch_size >= 2, "--batch-size ", batch_size, ": must be >= 2 (batch norm needs 2 samples)");
+  check_choice("--optimizer", optimizer, {"sgd", "adamw"});
+  check(lr > 0, "--lr ", lr, ": must be > 0");
+  check_choice("--schedule", schedule, {"constant", "step", "multistep", "cosine"});
+  check_choice("--amp", amp, {"off", "bf16", "fp16"});
+  check(val_fraction >= 0 && val_fraction < 1, "--val-fraction ", val_fraction, ": must be in [0, 1)");
+  check(shots >= 0, "--shots ", shots, ": must be >= 0");
+  check(label_smoothing >= 0 && label_smoothing < 1, "--label-smoothing ", label_smoothing, ": must be in [0, 1)");
+  check(step_size > 0, "--step-size ", step_size, ": must be > 0");
+  if (schedule == "multistep") check(!milestone_list().empty(), "--schedule multistep needs --milestones");
+  check(workers >= 1, "--workers ", workers, ": must be >= 1");
+}
+
+void apply_preset(TrainOptions& o, const std::string& preset) {
+  if (preset.empty()) return;
+  if (preset == "reference") {
+    // The seeds' recipe (methods/baselines.md): SGD 0.01, momentum 0.9, wd 5e-4, x0.1 every 30 epochs.
+    o.optimizer = "sgd";
+    o.lr = 0.01;
+    o.momentum = 0.9;
+    o.weight_decay = 5e-4;
+    o.schedule = "step";
+    o.step_size = 30;
+    o.gamma = 0.1;
+    o.epochs = 110;
+    o.batch_size = 64;
+    o.transform = "imagenet224";
+  } else if (preset == "cpu-small") {
+    // A CPU-scale recipe for 32 px data: short cosine schedule.
+    o.optimizer = "sgd";
+    o.lr = 0.05;
+    o.momentum = 0.9;
+    o.weight_decay = 5e-4;
+    o.schedule = "cosine";
+    o.epochs = 8;
+    o.batch_size = 64;
+    o.transform = "auto";
+  } else if (preset == "vit-adamw") {
+    o.optimizer = "adamw";
+    o.lr = 1e-3;
+    o.weight_decay = 0.05;
+    o.wd_skip_norm_bias = true;
+    o.schedule = "cosine";
+    o.warmup_epochs = 1;
+  } else {
+    fail("--preset ", preset, ": expected one of reference|cpu-small|vit-adamw");
+  }
+}
+
+std::vector<std::string> preset_names() { return {"reference", "cpu-small", "vit-adamw"}; }
+
+}  // namespace aft::train

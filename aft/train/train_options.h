@@ -1,0 +1,49 @@
+// Options shared by every subcommand that trains (pretrain, finetune, search proxies).
+// Declared once: visit() drives the CLI flags, help, defaults and config.json.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "aft/core/options.h"
+
+namespace aft::train {
+
+struct TrainOptions : Options {
+  int64_t epochs = 10;
+  int64_t batch_size = 64;          // global batch (split across processes)
+  std::string optimizer = "sgd";    // sgd|adamw
+  double lr = 0.01;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double weight_decay = 5e-4;
+  bool wd_skip_norm_bias = false;   // no weight decay on norms and biases
+  std::string schedule = "cosine";  // constant|step|multistep|cosine
+  int64_t step_size = 30;           // step: epochs between drops
+  std::string milestones = "";      // multistep: "40,60,80"
+  double gamma = 0.1;               // step/multistep factor
+  double warmup_epochs = 0;         // linear warm-up (any schedule)
+  double label_smoothing = 0;
+  double grad_clip = 0;             // max global gradient norm; 0 = off
+  std::string amp = "off";          // off|bf16|fp16 (CUDA only)
+  bool channels_last = false;
+  std::string transform = "auto";   // data preset; auto: small for <=64 px data, imagenet224 otherwise
+  int64_t image_size = 0;           // transform output size; 0 = the preset's / model's default
+  double val_fraction = 0.1;
+  int64_t shots = 0;
+  bool keep_best = false;           // restore the best-validation weights before the test
+  int64_t seed = 0;
+  int64_t threads = 0;              // compute threads; 0 = all cores
+  int64_t workers = 2;              // data loader threads
+  std::string device = "auto";
+  bool skip_bad = false;
+
+  void visit(OptionVisitor& v) override;
+  void validate() const override;
+  std::vector<int64_t> milestone_list() const;
+};
+
+// Named recipes; explicit flags override them. Throws listing the names on an unknown one.
+void apply_preset(TrainOptions& options, const std::string& preset);
+std::vector<std::string> preset_names();
+
+}  // namespace aft::train

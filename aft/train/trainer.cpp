@@ -1,0 +1,262 @@
+#include "aft/train/trainer.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "aft/core/device.h"
+#include "aft/core/error.h"
+#include "aft/core/fs.h"
+#include "aft/core/log.h"
+#include "aft/models/weights.h"
+#include "aft/train/amp.h"
+#include "aft/train/checkpoint.h"
+#include "aft/train/evaluate.h"
+#include "aft/train/schedule.h"
+
+namespace aft::train {
+namespace {
+
+std::unique_ptr<torch::optim::OptimizerOptions> group_options(const TrainOptions& o, double lr, double wd) {
+  if (o.optimizer == "adamw") {
+    return std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(lr).weight_decay(wd));
+  }
+  return std::make_unique<torch::optim::SGDOptions>(
+      torch::optim::SGDOptions(lr).momentum(o.momentum).nesterov(o.nesterov && o.momentum > 0).weight_decay(wd));
+}
+
+void set_group_lr(torch::optim::OptimizerParamGroup& group, double lr) {
+  if (auto* sgd = dynamic_cast<torch::optim::SGDOptions*>(&group.options())) {
+    sgd->lr(lr);
+  } else if (auto* adamw = dynamic_cast<torch::optim::AdamWOptions*>(&group.options())) {
+    adamw->lr(lr);
+  }
+}
+
+std::string fixed(double v, int digits) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(digits) << v;
+  return out.str();
+}
+
+}  // namespace
+
+Trainer::Trainer(methods::Method& method, const TrainOptions& options, const TrainData& data, TrainerHooks hooks)
+    : method_(method), options_(options), data_(data), hooks_(std::move(hooks)), device_(parse_device(options.device)) {
+  options_.validate();
+  setup();
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::setup() {
+  auto module = method_.module();
+  module->to(device_);
+  if (options_.channels_last) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : module->parameters()) {
+      if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+    }
+  }
+  // Only what the method lists trains; everything else is frozen (and costs no backward).
+  groups_ = method_.param_groups();
+  for (auto& p : module->parameters()) p.set_requires_grad(false);
+  std::vector<torch::optim::OptimizerParamGroup> opt_groups;
+  for (auto& g : groups_) {
+    for (auto& p : g.params) p.set_requires_grad(true);
+    const double wd = g.weight_decay >= 0 ? g.weight_decay : options_.weight_decay;
+    std::vector<torch::Tensor> decayed, plain;
+    for (auto& p : g.params) {
+      trainable_.push_back(p);
+      (options_.wd_skip_norm_bias && p.dim() <= 1 ? plain : decayed).push_back(p);
+    }
+    // Every method group maps to exactly two optimizer groups, so indices stay predictable.
+    opt_groups.emplace_back(decayed, group_options(options_, options_.lr * g.lr_scale, wd));
+    opt_groups.emplace_back(plain, group_options(options_, options_.lr * g.lr_scale, 0.0));
+  }
+  check(!trainable_.empty(), "method ", method_.name(), " left no parameter trainable");
+  if (options_.optimizer == "adamw") {
+    optimizer_ = std::make_unique<torch::optim::AdamW>(opt_groups, torch::optim::AdamWOptions(options_.lr));
+  } else {
+    optimizer_ = std::make_unique<torch::optim::SGD>(opt_groups, torch::optim::SGDOptions(options_.lr));
+  }
+
+  data::LoaderOptions lo;
+  lo.batch_size = options_.batch_size;
+  lo.threads = static_cast<int>(options_.workers);
+  lo.seed = static_cast<uint64_t>(options_.seed);
+  data::LoaderOptions eval_lo = lo;
+  lo.shuffle = true;
+  const auto& s = data_.splits;
+  check(!s.train_indices.empty(), "no training images");
+  train_loader_ = std::make_unique<data::Loader>(s.train, s.train_indices, data_.train_transform, lo);
+  if (!s.val_indices.empty()) {
+    val_loader_ = std::make_unique<data::Loader>(s.train, s.val_indices, data_.eval_transform, eval_lo);
+  }
+  if (hooks_.run_test && !s.test_indices.empty()) {
+    test_loader_ = std::make_unique<data::Loader>(s.test, s.test_indices, data_.eval_transform, eval_lo);
+  }
+}
+
+methods::LossFn Trainer::task_loss() const {
+  const double smoothing = options_.label_smoothing;
+  return [smoothing](const torch::Tensor& logits, const torch::Tensor& labels) {
+    return torch::nn::functional::cross_entropy(
+        logits.to(torch::kFloat32), labels, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(smoothing));
+  };
+}
+
+void Trainer::set_lr_scale(size_t group, double scale) {
+  check(group < groups_.size(), "set_lr_scale: no parameter group ", group);
+  groups_[group].lr_scale = scale;
+}
+
+void Trainer::apply_lr(int64_t epoch, int64_t step) {
+  const double factor = lr_factor(options_, epoch, step, train_loader_->batches_per_epoch());
+  auto& pg = optimizer_->param_groups();
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const double lr = options_.lr * groups_[g].lr_scale * factor;
+    set_group_lr(pg[2 * g], lr);
+    set_group_lr(pg[2 * g + 1], lr);
+  }
+}
+
+void Trainer::probe_gradients() {
+  method_.set_training(true);
+  optimizer_->zero_grad();
+  // A dedicated epoch number keeps the probe's batch independent of the training order.
+  train_loader_->start_epoch(-1);
+  data::Batch batch;
+  check(train_loader_->next(batch), "gradient probe: no training batch");
+  auto images = batch.images.to(device_);
+  auto labels = batch.labels.to(device_);
+  AutocastScope autocast(options_.amp, device_);
+  method_.train_step(images, labels, task_loss()).loss.backward();
+}
+
+double Trainer::run_epoch(int64_t epoch, double& train_accuracy) {
+  method_.on_epoch_start(*this, epoch);
+  method_.set_training(true);
+  LossScaler scaler(options_.amp == "fp16" && device_.is_cuda());
+  const auto loss_fn = task_loss();
+  train_loader_->start_epoch(epoch);
+  log::Progress progress(hooks_.label + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(options_.epochs),
+                         train_loader_->batches_per_epoch());
+  double loss_sum = 0;
+  int64_t correct = 0, seen = 0, step = 0;
+  data::Batch batch;
+  while (train_loader_->next(batch)) {
+    apply_lr(epoch, step);
+    auto images = batch.images.to(device_);
+    if (options_.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
+    auto labels = batch.labels.to(device_);
+    optimizer_->zero_grad();
+    methods::StepOutput out;
+    {
+      AutocastScope autocast(options_.amp, device_);
+      out = method_.train_step(images, labels, loss_fn);
+    }
+    const double loss_value = out.loss.item<double>();
+    check(std::isfinite(loss_value), "loss is ", loss_value, " at epoch ", epoch + 1, " step ", step + 1,
+          " (lower --lr?); the last good checkpoint is kept");
+    scaler.scale(out.loss).backward();
+    method_.after_backward();
+    if (scaler.unscale(trainable_)) {
+      if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(trainable_, options_.grad_clip);
+      optimizer_->step();
+      method_.after_step();
+    }
+    const int64_t n = labels.size(0);
+    loss_sum += loss_value * n;
+    correct += out.logits.argmax(1).eq(labels).sum().item<int64_t>();
+    seen += n;
+    ++step;
+    if (!hooks_.quiet) {
+      progress.update(step, seen, "loss " + fixed(loss_sum / seen, 4) + " acc " + fixed(double(correct) / seen, 3));
+    }
+  }
+  check(seen > 0, "epoch ", epoch + 1, ": the training loader produced no batch");
+  train_accuracy = static_cast<double>(correct) / seen;
+  result_.images_per_second = progress.images_per_second();
+  return loss_sum / seen;
+}
+
+nlohmann::json Trainer::progress_json() const {
+  return {{"best_val_accuracy", result_.best_val_accuracy}, {"best_epoch", result_.best_epoch},
+          {"history", result_.history}, {"seconds", result_.seconds}};
+}
+
+TrainResult Trainer::fit() {
+  const auto start = std::chrono::steady_clock::now();
+  auto module = method_.module();
+  int64_t first_epoch = 0;
+  double seconds_before = 0;
+  if (hooks_.resume) {
+    auto state = load_checkpoint(hooks_.checkpoint_dir, *module, *optimizer_);
+    first_epoch = state.epochs_done;
+    result_.best_val_accuracy = state.progress.value("best_val_accuracy", -1.0);
+    result_.best_epoch = state.progress.value("best_epoch", int64_t{-1});
+    result_.history = state.progress.value("history", nlohmann::json::array());
+    seconds_before = state.progress.value("seconds", 0.0);
+    best_state_ = std::move(state.best);
+    log::info(hooks_.label + ": resuming after epoch " + std::to_string(first_epoch));
+  }
+  method_.on_train_start(*this);
+  for (int64_t epoch = first_epoch; epoch < options_.epochs; ++epoch) {
+    const auto epoch_start = std::chrono::steady_clock::now();
+    double train_acc = 0;
+    const double train_loss = run_epoch(epoch, train_acc);
+    nlohmann::json row = {{"epoch", epoch + 1}, {"train_loss", train_loss}, {"train_accuracy", train_acc},
+                          {"lr", options_.lr * lr_factor(options_, epoch, 0, 1)},
+                          {"images_per_second", result_.images_per_second}};
+    double val_acc = -1;
+    if (val_loader_) {
+      auto val = evaluate(method_, *val_loader_, device_, options_.amp, options_.channels_last);
+      val_acc = val.accuracy;
+      row["val_accuracy"] = val.accuracy;
+      row["val_loss"] = val.loss;
+      if (val_acc > result_.best_val_accuracy) {
+        result_.best_val_accuracy = val_acc;
+        result_.best_epoch = epoch + 1;
+        if (options_.keep_best) {
+          best_state_.clear();
+          for (auto& [name, t] : models::state_dict(*module)) best_state_[name] = t.detach().clone().cpu();
+        }
+      }
+    }
+    row["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    result_.history.push_back(row);
+    result_.epochs_run = epoch + 1;
+    result_.final_val_accuracy = val_acc;
+    result_.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (!hooks_.metrics_path.empty()) fs::append_line(hooks_.metrics_path, row.dump());
+    if (!hooks_.quiet) {
+      log::info(hooks_.label + " epoch " + std::to_string(epoch + 1) + ": train loss " + fixed(train_loss, 4) +
+                " acc " + fixed(train_acc, 4) + (val_loader_ ? " | val acc " + fixed(val_acc, 4) : ""));
+    }
+    if (!hooks_.checkpoint_dir.empty()) {
+      CheckpointState state{epoch + 1, progress_json(), best_state_};
+      save_checkpoint(hooks_.checkpoint_dir, *module, *optimizer_, state);
+    }
+    if (hooks_.after_epoch && !hooks_.after_epoch(epoch, val_acc)) {
+      result_.stopped_early = true;
+      break;
+    }
+  }
+  if (options_.keep_best && !best_state_.empty()) {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, t] : models::state_dict(*module)) t.copy_(best_state_.at(name));
+    log::info(hooks_.label + ": restored the weights of epoch " + std::to_string(result_.best_epoch));
+  }
+  if (test_loader_) {
+    auto test = evaluate(method_, *test_loader_, device_, options_.amp, options_.channels_last);
+    result_.test_accuracy = test.accuracy;
+    result_.test_loss = test.loss;
+  }
+  result_.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return result_;
+}
+
+}  // namespace aft::train

@@ -1,0 +1,87 @@
+// THE training loop. Every method and every search proxy runs through Trainer::fit: epochs
+// of shuffled, augmented batches, the method's loss and hooks, the optimizer and schedule,
+// validation every epoch with best-epoch tracking, checkpoints, and one final test pass.
+#pragma once
+#include <torch/optim/optimizer.h>
+
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "aft/data/loader.h"
+#include "aft/data/splits.h"
+#include "aft/methods/method.h"
+#include "aft/train/train_options.h"
+
+namespace aft::train {
+
+struct TrainData {
+  data::Splits splits;
+  data::TransformPtr train_transform;
+  data::TransformPtr eval_transform;
+};
+
+struct TrainerHooks {
+  std::string label = "train";       // progress line prefix
+  std::string checkpoint_dir;        // empty: no checkpoints
+  std::string metrics_path;          // empty: no metrics.jsonl
+  bool resume = false;               // continue from checkpoint_dir
+  bool run_test = true;              // evaluate the test split once at the end
+  bool quiet = false;                // no progress lines (search proxies)
+  // Called after each epoch's validation; return false to stop early (search pruning).
+  std::function<bool(int64_t epoch, double val_accuracy)> after_epoch;
+};
+
+struct TrainResult {
+  double best_val_accuracy = -1;
+  int64_t best_epoch = -1;           // 1-based
+  double final_val_accuracy = -1;
+  double test_accuracy = -1;
+  double test_loss = -1;
+  int64_t epochs_run = 0;
+  bool stopped_early = false;
+  double seconds = 0;
+  double images_per_second = 0;
+  nlohmann::json history = nlohmann::json::array();
+};
+
+class Trainer {
+ public:
+  Trainer(methods::Method& method, const TrainOptions& options, const TrainData& data, TrainerHooks hooks = {});
+  ~Trainer();
+  TrainResult fit();
+
+  // For methods' hooks.
+  const TrainOptions& options() const { return options_; }
+  const torch::Device& device() const { return device_; }
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  const std::vector<methods::ParamGroup>& groups() const { return groups_; }
+  void set_lr_scale(size_t group, double scale);
+  methods::LossFn task_loss() const;
+  // One forward/backward on a training batch with no optimizer step (gradient probes).
+  void probe_gradients();
+  data::Loader& train_loader() { return *train_loader_; }
+
+ private:
+  void setup();
+  double run_epoch(int64_t epoch, double& train_accuracy);
+  void apply_lr(int64_t epoch, int64_t step);
+  nlohmann::json progress_json() const;
+
+  methods::Method& method_;
+  TrainOptions options_;
+  const TrainData& data_;
+  TrainerHooks hooks_;
+  torch::Device device_;
+  std::vector<methods::ParamGroup> groups_;
+  std::vector<torch::Tensor> trainable_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::unique_ptr<data::Loader> train_loader_, val_loader_, test_loader_;
+  TrainResult result_;
+  std::map<std::string, torch::Tensor> best_state_;
+  double loss_scale_ = 65536.0;
+};
+
+}  // namespace aft::train

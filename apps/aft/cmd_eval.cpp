@@ -1,0 +1,136 @@
+// aft eval / aft predict: reopen a finished run (or plain weights) and use it.
+#include <torch/torch.h>
+
+#include <iomanip>
+#include <iostream>
+
+#include "aft/core/device.h"
+#include "aft/core/error.h"
+#include "aft/core/fs.h"
+#include "aft/data/image_decode.h"
+#include "aft/data/loader.h"
+#include "aft/methods/job.h"
+#include "aft/train/evaluate.h"
+#include "aft/train/run_dir.h"
+#include "apps/aft/commands.h"
+
+namespace aft::cli {
+namespace {
+
+struct EvalArgs {
+  std::string run, model, weights, data, split = "test", transform = "auto", device = "auto";
+  int64_t batch_size = 128, workers = 2, threads = 0;
+  bool json = false;
+};
+
+void run_eval(const EvalArgs& a) {
+  set_threads(static_cast<int>(a.threads));
+  check(!a.run.empty() || !a.weights.empty(), "aft eval: give --run RUN, or --weights W with --data DIR");
+  std::string root = a.data;
+  nlohmann::json run_config;
+  if (!a.run.empty()) {
+    run_config = train::read_finished_config(a.run);
+    if (root.empty()) root = run_config.at("data").get<std::string>();
+  }
+  check(!root.empty(), "aft eval: --data is required with --weights");
+  check_choice("--split", a.split, {"test", "val"});
+  data::DataOptions data_options;
+  data_options.root = root;
+  if (!run_config.is_null()) {
+    data_options.val_fraction = run_config.at("train").at("val-fraction").get<double>();
+    data_options.seed = run_config.at("train").at("seed").get<uint64_t>();
+  }
+  const auto splits = data::open_splits(data_options);
+  auto loaded = a.run.empty() ? methods::load_weights_for_eval(a.model, a.weights, splits, a.transform, a.device)
+                              : methods::load_run(a.run, a.device);
+  check(loaded.classes == splits.classes, "the data's classes differ from the ones the model was trained on (",
+        splits.classes.size(), " vs ", loaded.classes.size(), ")");
+  data::LoaderOptions lo;
+  lo.batch_size = a.batch_size;
+  lo.threads = static_cast<int>(a.workers);
+  const bool test = a.split == "test";
+  data::Loader loader(test ? splits.test : splits.train, test ? splits.test_indices : splits.val_indices,
+                      loaded.eval_transform, lo);
+  const auto r = train::evaluate(*loaded.method, loader, parse_device(a.device));
+  if (a.json) {
+    std::cout << nlohmann::json{{"split", a.split}, {"accuracy", r.accuracy}, {"loss", r.loss}, {"samples", r.samples}}.dump()
+              << std::endl;
+  } else {
+    std::cout << std::fixed << std::setprecision(4) << a.split << " accuracy " << r.accuracy << "  loss " << r.loss
+              << "  (" << r.samples << " images)" << std::endl;
+  }
+}
+
+struct PredictArgs {
+  std::string run, device = "cpu";
+  std::vector<std::string> images;
+  int64_t topk = 5;
+  bool json = false;
+};
+
+void run_predict(const PredictArgs& a) {
+  auto loaded = methods::load_run(a.run, a.device);
+  std::vector<torch::Tensor> inputs;
+  data::Rng rng(0);
+  for (const auto& path : a.images) {
+    const auto image = data::decode_image(fs::read_file(path), path, loaded.eval_transform->output_size());
+    inputs.push_back(loaded.eval_transform->apply(image, rng));
+  }
+  torch::NoGradGuard no_grad;
+  const auto probs = torch::softmax(loaded.method->predict(torch::stack(inputs).to(parse_device(a.device))), 1).cpu();
+  const int64_t k = std::min<int64_t>(a.topk, probs.size(1));
+  const auto top = probs.topk(k, 1);
+  const auto values = std::get<0>(top), indices = std::get<1>(top);
+  nlohmann::json all = nlohmann::json::array();
+  for (size_t i = 0; i < a.images.size(); ++i) {
+    nlohmann::json row = {{"image", a.images[i]}, {"top", nlohmann::json::array()}};
+    if (!a.json) std::cout << a.images[i] << "\n";
+    for (int64_t j = 0; j < k; ++j) {
+      const auto cls = loaded.classes.at(indices[i][j].item<int64_t>());
+      const double p = values[i][j].item<double>();
+      row["top"].push_back({{"class", cls}, {"probability", p}});
+      if (!a.json) std::cout << "  " << std::fixed << std::setprecision(4) << p << "  " << cls << "\n";
+    }
+    all.push_back(row);
+  }
+  if (a.json) std::cout << all.dump() << std::endl;
+}
+
+}  // namespace
+
+void add_eval_commands(CLI::App& app) {
+  auto e = std::make_shared<EvalArgs>();
+  auto* eval = app.add_subcommand("eval", "accuracy of a finished run, or of weights, on a dataset split");
+  eval->add_option("--run", e->run, "finished run directory");
+  eval->add_option("--model", e->model, "architecture (with --weights; default from metadata)");
+  eval->add_option("--weights", e->weights, "weights .safetensors (instead of --run)");
+  eval->add_option("--data", e->data, "dataset (default: the run's)");
+  eval->add_option("--split", e->split, "test|val")->capture_default_str();
+  eval->add_option("--transform", e->transform, "data preset with --weights")->capture_default_str();
+  eval->add_option("--batch-size", e->batch_size, "batch size")->capture_default_str();
+  eval->add_option("--workers", e->workers, "data loader threads")->capture_default_str();
+  eval->add_option("--threads", e->threads, "compute threads (0 = all cores)")->capture_default_str();
+  eval->add_option("--device", e->device, "auto|cpu|cuda[:N]")->capture_default_str();
+  eval->add_flag("--json", e->json, "print JSON");
+  eval->callback([e]() { run_eval(*e); });
+
+  auto p = std::make_shared<PredictArgs>();
+  auto* predict = app.add_subcommand("predict", "top-k classes of images with a finished run");
+  predict->add_option("--run", p->run, "finished run directory")->required();
+  predict->add_option("images", p->images, "image files")->required();
+  predict->add_option("--topk", p->topk, "classes to show per image")->capture_default_str();
+  predict->add_option("--device", p->device, "auto|cpu|cuda[:N]")->capture_default_str();
+  predict->add_flag("--json", p->json, "print JSON");
+  predict->callback([p]() { run_predict(*p); });
+}
+
+std::string method_from_argv(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--method" && i + 1 < argc) return argv[i + 1];
+    if (arg.rfind("--method=", 0) == 0) return arg.substr(9);
+  }
+  return "full";
+}
+
+}  // namespace aft::cli
