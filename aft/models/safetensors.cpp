@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <utility>
 #include <vector>
@@ -147,7 +148,18 @@ File parse(const std::string& bytes, const std::string& source) {
   return file;
 }
 
-File read(const std::string& path) { return parse(fs::read_file(path), path); }
+File read(const std::string& path) {
+  // Weight files run to hundreds of MB: read them in one call into a buffer of the right size.
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  check(in.good(), "cannot open ", path);
+  const std::streamoff size = in.tellg();
+  check(size >= 0, "cannot read ", path);
+  std::string bytes(static_cast<size_t>(size), '\0');
+  in.seekg(0);
+  in.read(bytes.data(), size);
+  check(in.gcount() == size, "error while reading ", path);
+  return parse(bytes, path);
+}
 
 std::string serialize(const std::map<std::string, torch::Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata) {

@@ -146,7 +146,14 @@ void load_weights(VisionModel& model, const std::string& path, const LoadOptions
   safetensors::File file = safetensors::read(path);
   TensorMap tensors(file.tensors.begin(), file.tensors.end());
   if (has_timm_names(tensors)) tensors = map_timm_names(tensors);
-  load_state_dict(model, tensors, options, path);
+  try {
+    load_state_dict(model, tensors, options, path);
+  } catch (const Error& e) {
+    // The most common cause is weights of another architecture; say so when the file knows.
+    auto arch = file.metadata.find("arch");
+    if (arch == file.metadata.end() || arch->second == model.config().arch) throw;
+    fail(e.what(), " (the file's metadata says arch ", arch->second, ")");
+  }
 }
 
 std::map<std::string, std::string> model_metadata(const VisionModel& model) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <set>
 
+#include "aft/core/error.h"
 #include "aft/core/fs.h"
 #include "aft/data/generators.h"
 #include "aft/data/idx_dataset.h"

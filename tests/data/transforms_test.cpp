@@ -1,5 +1,6 @@
 // Transforms against torchvision: preset outputs equal torchvision's PIL pipeline (up to float
 // rounding), and RandomResizedCrop boxes follow get_params' distribution.
+#include "aft/core/error.h"
 #include "aft/data/transforms.h"
 
 #include <gtest/gtest.h>

@@ -82,6 +82,10 @@ class ModelsTorchvision : public ::testing::Test {
     export_ok_ = std::system(command.c_str()) == 0;
   }
 
+  static void TearDownTestSuite() {
+    if (stdfs::exists(work_dir())) aft::fs::remove_all(work_dir());  // ~0.5 GB of exports
+  }
+
   void SetUp() override {
     if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
     ASSERT_TRUE(export_ok_) << "tools/export_torchvision.py failed";
@@ -100,7 +104,7 @@ class ModelsTorchvision : public ::testing::Test {
     for (const auto& [k, t] : weights.tensors) file_keys.insert(k);
     for (const auto& [k, t] : state_dict(*model)) model_keys.insert(k);
     EXPECT_EQ(file_keys, model_keys);
-    load_weights(*model, file_of(c, "weights"));
+    load_state_dict(*model, TensorMap(weights.tensors.begin(), weights.tensors.end()), {}, file_of(c, "weights"));
     model->eval();
 
     const auto x = aft::safetensors::read(file_of(c, "input")).tensors.at("input");

@@ -1,0 +1,110 @@
+#include "aft/train/trainer.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "aft/core/error.h"
+#include "aft/core/fs.h"
+#include "aft/methods/registry.h"
+#include "aft/models/weights.h"
+#include "tests/train/tiny_task.h"
+
+namespace {
+
+using aft::testing::tiny_options;
+using aft::testing::tiny_resnet;
+using aft::testing::tiny_task;
+
+aft::methods::MethodPtr make(const std::string& name, aft::models::ModelPtr model) {
+  const auto& info = aft::methods::find_method(name);
+  auto method = info.create(*info.make_options());
+  method->attach(std::move(model));
+  return method;
+}
+
+TEST(Trainer, LearnsSeparableTask) {
+  auto task = tiny_task();
+  auto method = make("full", tiny_resnet());
+  aft::train::TrainerHooks hooks;
+  hooks.quiet = true;
+  aft::train::Trainer trainer(*method, tiny_options(4), task, hooks);
+  const auto r = trainer.fit();
+  EXPECT_EQ(r.epochs_run, 4);
+  EXPECT_GE(r.test_accuracy, 0.9) << "a small ResNet must learn colour classes";
+  EXPECT_GE(r.best_val_accuracy, 0.9);
+}
+
+TEST(Trainer, ResumeGivesIdenticalWeights) {
+  auto task = tiny_task();
+  const std::string dir = ::testing::TempDir() + "/aft_resume_test";
+  aft::fs::remove_all(dir);
+  aft::train::TrainerHooks hooks;
+  hooks.quiet = true;
+  auto straight = make("full", tiny_resnet());
+  aft::train::Trainer(*straight, tiny_options(2), task, hooks).fit();
+
+  auto interrupted = make("full", tiny_resnet());
+  hooks.checkpoint_dir = dir;
+  hooks.after_epoch = [](int64_t, double) { return false; };  // "crash" after epoch 1 of 2
+  aft::train::Trainer(*interrupted, tiny_options(2), task, hooks).fit();
+  hooks.after_epoch = nullptr;
+  auto resumed = make("full", tiny_resnet(3, /*seed=*/99));  // different init: the checkpoint must win
+  hooks.resume = true;
+  aft::train::Trainer(*resumed, tiny_options(2), task, hooks).fit();
+
+  const auto a = aft::models::state_dict(*straight->module());
+  const auto b = aft::models::state_dict(*resumed->module());
+  ASSERT_EQ(a.size(), b.size());
+  for (const auto& [name, t] : a) EXPECT_TRUE(torch::equal(t, b.at(name))) << name;
+}
+
+TEST(Trainer, LinearProbeLeavesBackboneBitIdentical) {
+  auto task = tiny_task();
+  auto model = tiny_resnet();
+  std::map<std::string, torch::Tensor> before;
+  for (auto& [name, t] : aft::models::state_dict(*model)) before[name] = t.clone();
+  auto method = make("linear", model);
+  aft::train::TrainerHooks hooks;
+  hooks.quiet = true;
+  aft::train::Trainer(*method, tiny_options(2), task, hooks).fit();
+  int changed_head = 0;
+  for (auto& [name, t] : aft::models::state_dict(*model)) {
+    if (aft::models::is_head_param(*model, name)) {
+      changed_head += !torch::equal(t, before.at(name));
+    } else {
+      EXPECT_TRUE(torch::equal(t, before.at(name))) << name << " changed under the linear probe";
+    }
+  }
+  EXPECT_GT(changed_head, 0) << "the head must train";
+}
+
+TEST(Trainer, NanLossStopsWithEpochAndStep) {
+  auto task = tiny_task();
+  auto method = make("full", tiny_resnet());
+  auto options = tiny_options(1);
+  options.lr = 1e12;
+  aft::train::TrainerHooks hooks;
+  hooks.quiet = true;
+  try {
+    aft::train::Trainer(*method, options, task, hooks).fit();
+    FAIL() << "an exploding loss must stop training";
+  } catch (const aft::Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("epoch 1 step"), std::string::npos) << msg;
+  }
+}
+
+TEST(Trainer, FrozenParametersGetNoGradient) {
+  auto task = tiny_task();
+  auto model = tiny_resnet();
+  auto method = make("linear", model);
+  aft::train::TrainerHooks hooks;
+  hooks.quiet = true;
+  aft::train::Trainer trainer(*method, tiny_options(1), task, hooks);
+  trainer.probe_gradients();
+  for (auto& p : model->named_parameters()) {
+    if (!aft::models::is_head_param(*model, p.key())) EXPECT_FALSE(p.value().grad().defined()) << p.key();
+  }
+}
+
+}  // namespace
