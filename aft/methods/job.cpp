@@ -2,6 +2,8 @@
 
 #include <torch/torch.h>
 
+#include <chrono>
+
 #include "aft/core/device.h"
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
@@ -148,16 +150,20 @@ nlohmann::json run_job(JobSpec& spec) {
   const std::string weights = resolve_weights_path(spec.model.weights);
   const auto config = resolve_model(spec, weights, static_cast<int64_t>(task.splits.classes.size()),
                                     task.eval_transform->output_size());
-  auto model = models::build_model(config);
-  if (!weights.empty()) {
-    models::LoadOptions load;
-    load.replace_head = !spec.model.keep_head;
-    models::load_weights(*model, weights, load);
-  }
-  auto method = find_method(spec.method).create(*spec.method_options);
-  method->attach(model);
-
+  // Every model the job makes (searches included) starts from the same pretrained weights and,
+  // through the seed, the same new head.
+  auto fresh_model = [&]() {
+    torch::manual_seed(static_cast<uint64_t>(spec.train.seed));
+    auto m = models::build_model(config);
+    if (!weights.empty()) {
+      models::LoadOptions load;
+      load.replace_head = !spec.model.keep_head;
+      models::load_weights(*m, weights, load);
+    }
+    return m;
+  };
   train::RunDir run(spec.out, spec.overwrite, resuming);
+
   nlohmann::json cfg = {{"command", spec.command},
                         {"aft_version", version()},
                         {"libtorch_version", libtorch_version()},
@@ -173,6 +179,15 @@ nlohmann::json run_job(JobSpec& spec) {
                         {"method_options", options_to_json(*spec.method_options)},
                         {"train", options_to_json(spec.train)}};
   if (!resuming) run.write_config(cfg);
+  // Searches and preliminary runs are seeded, so a resumed job re-derives the same choices.
+  auto method = find_method(spec.method).create(*spec.method_options);
+  PrepareContext prepare{fresh_model, &task, &spec.train, run.path(), spec.quiet};
+  const auto prepare_start = std::chrono::steady_clock::now();
+  method->prepare(prepare);
+  const double prepare_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - prepare_start).count();
+  auto model = fresh_model();
+  method->attach(model);
 
   train::TrainerHooks hooks;
   hooks.label = spec.command + " " + spec.method;
@@ -197,7 +212,9 @@ nlohmann::json run_job(JobSpec& spec) {
                             {"epochs", result.epochs_run},
                             {"trainable_params", count_params(*method->module(), true)},
                             {"total_params", count_params(*method->module(), false)},
-                            {"seconds", result.seconds},
+                            {"seconds", result.seconds + prepare_seconds},
+                            {"train_seconds", result.seconds},
+                            {"prepare_seconds", prepare_seconds},
                             {"images_per_second", result.images_per_second},
                             {"method_report", method->report()}};
   run.write_summary(summary);

@@ -16,6 +16,8 @@
 
 namespace aft::train {
 class Trainer;
+struct TrainData;
+struct TrainOptions;
 }
 
 namespace aft::methods {
@@ -34,11 +36,23 @@ struct StepOutput {
 
 using LossFn = std::function<torch::Tensor(const torch::Tensor& logits, const torch::Tensor& labels)>;
 
+// What a method may use before the final training: fresh copies of the pretrained model
+// (for searches and preliminary runs through the same Trainer), the task, and the recipe.
+struct PrepareContext {
+  std::function<models::ModelPtr()> fresh_model;  // pretrained weights, new head, on CPU
+  const train::TrainData* data = nullptr;
+  const train::TrainOptions* train_options = nullptr;
+  std::string run_dir;  // for the method's own files (search history); may be empty
+  bool quiet = false;
+};
+
 class Method {
  public:
   virtual ~Method() = default;
   virtual std::string name() const = 0;
 
+  // Runs before attach(): searches, preliminary fine-tunes (angles). Default: nothing.
+  virtual void prepare(PrepareContext&) {}
   // Receives the model built from the pretrained weights with a head sized for the task.
   virtual void attach(models::ModelPtr model) { model_ = std::move(model); }
   // The module the Trainer moves, saves and switches between train and eval.
@@ -56,6 +70,8 @@ class Method {
   virtual void set_training(bool training) { module()->train(training); }
   virtual void on_train_start(train::Trainer&) {}
   virtual void on_epoch_start(train::Trainer&, int64_t /*epoch*/) {}
+  // Before each evaluation pass; split is "val", "test" or "" (other callers).
+  virtual void on_evaluate_start(const std::string& /*split*/) {}
   virtual void after_backward() {}
   virtual void after_step() {}
   // The method's own findings for summary.json's method_report.

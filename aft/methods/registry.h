@@ -16,6 +16,8 @@ struct MethodInfo {
   std::string description;
   std::function<std::unique_ptr<Options>()> make_options;
   std::function<MethodPtr(const Options&)> create;
+  // Shrinks the method's options to the small budget `aft demo` runs it with (may be empty).
+  std::function<void(Options&)> demo_budget;
 };
 
 const std::vector<MethodInfo>& registry();

@@ -9,9 +9,10 @@
 namespace aft::train {
 
 EvalResult evaluate(methods::Method& method, data::Loader& loader, const torch::Device& device,
-                    const std::string& amp, bool channels_last) {
+                    const std::string& amp, bool channels_last, const std::string& split) {
   const auto start = std::chrono::steady_clock::now();
   method.set_training(false);
+  method.on_evaluate_start(split);
   torch::NoGradGuard no_grad;
   EvalResult result;
   double loss_sum = 0;

@@ -17,6 +17,6 @@ struct EvalResult {
 
 // Runs the method in eval mode without gradients; restores nothing (callers switch modes).
 EvalResult evaluate(methods::Method& method, data::Loader& loader, const torch::Device& device,
-                    const std::string& amp = "off", bool channels_last = false);
+                    const std::string& amp = "off", bool channels_last = false, const std::string& split = "");
 
 }  // namespace aft::train

@@ -213,7 +213,7 @@ TrainResult Trainer::fit() {
                           {"images_per_second", result_.images_per_second}};
     double val_acc = -1;
     if (val_loader_) {
-      auto val = evaluate(method_, *val_loader_, device_, options_.amp, options_.channels_last);
+      auto val = evaluate(method_, *val_loader_, device_, options_.amp, options_.channels_last, "val");
       val_acc = val.accuracy;
       row["val_accuracy"] = val.accuracy;
       row["val_loss"] = val.loss;
@@ -251,7 +251,7 @@ TrainResult Trainer::fit() {
     log::info(hooks_.label + ": restored the weights of epoch " + std::to_string(result_.best_epoch));
   }
   if (test_loader_) {
-    auto test = evaluate(method_, *test_loader_, device_, options_.amp, options_.channels_last);
+    auto test = evaluate(method_, *test_loader_, device_, options_.amp, options_.channels_last, "test");
     result_.test_accuracy = test.accuracy;
     result_.test_loss = test.loss;
   }

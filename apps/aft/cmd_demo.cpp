@@ -87,6 +87,8 @@ void run_demo(const DemoArgs& a) {
     log::info("demo: fine-tuning with " + info.name);
     auto spec = demo_job(a, "finetune", glyphs, runs + "/" + info.name);
     spec.method = info.name;
+    spec.method_options = info.make_options();
+    if (info.demo_budget) info.demo_budget(*spec.method_options);
     spec.model.weights = source;
     rows.push_back({info.name, methods::run_job(spec)});
   }
