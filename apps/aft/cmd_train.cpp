@@ -25,6 +25,9 @@ void print_summary(const nlohmann::json& s, const std::string& out) {
             << std::setprecision(1) << s.at("seconds").get<double>() << " s, " << s.at("images_per_second").get<double>()
             << " img/s\n"
             << "run: " << out << std::endl;
+  // Methods that chose something (ratios, units, routes) render it as a compact table.
+  const auto& report = s.at("method_report");
+  if (report.is_object() && report.contains("table")) std::cout << "\n" << report.at("table").get<std::string>() << std::endl;
 }
 
 void add_command(CLI::App& app, const std::string& name, const std::string& method_hint) {

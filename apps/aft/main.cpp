@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   aft::cli::add_train_commands(app, aft::cli::method_from_argv(argc, argv));
   aft::cli::add_eval_commands(app);
   aft::cli::add_demo_command(app);
+  aft::cli::add_decathlon_command(app);
   try {
     app.parse(argc, argv);
     if (show_version) {

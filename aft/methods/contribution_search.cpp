@@ -1,0 +1,125 @@
+#include "aft/methods/contribution_search.h"
+
+#include <iomanip>
+#include <sstream>
+
+#include "aft/core/error.h"
+#include "aft/core/log.h"
+#include "aft/data/splits.h"
+#include "aft/search/pso.h"
+
+namespace aft::methods {
+
+train::TrainData proxy_data(const train::TrainData& data, double fraction, uint64_t seed) {
+  train::TrainData out = data;
+  out.splits.test = nullptr;
+  out.splits.test_indices.clear();
+  if (fraction < 1.0) {
+    // stratified_split's "validation" side is what the proxy leaves out.
+    out.splits.train_indices =
+        data::stratified_split(*data.splits.train, data.splits.train_indices, 1.0 - fraction, 0, seed).first;
+  }
+  return out;
+}
+
+train::TrainOptions proxy_options(const train::TrainOptions& run, int64_t epochs) {
+  train::TrainOptions o = run;
+  o.epochs = epochs;
+  o.schedule = "constant";
+  o.warmup_epochs = 0;
+  o.keep_best = false;  // fitness is the best validation accuracy; no weights are kept
+  return o;
+}
+
+namespace {
+
+std::string short_ratios(const std::vector<double>& x) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(2);
+  for (size_t i = 0; i < x.size() && i < 8; ++i) out << (i ? " " : "") << x[i];
+  if (x.size() > 8) out << " ...";
+  return out.str();
+}
+
+nlohmann::json evaluation_json(const search::PsoEvaluation& e) {
+  return {{"iteration", e.iteration}, {"particle", e.particle}, {"ratios", e.position},
+          {"fitness", e.fitness},     {"proxy_epochs", static_cast<int64_t>(e.curve.size())},
+          {"val_curve", e.curve},     {"pruned", e.pruned},
+          {"seconds", e.seconds}};
+}
+
+}  // namespace
+
+SearchOutcome search_ratios(std::shared_ptr<const ContributionBasis> basis, const ContributionOptions& options,
+                            const SearchBudget& budget, PrepareContext& context) {
+  check(context.data != nullptr && context.train_options != nullptr, "contribution search: no task data");
+  check(!context.data->splits.val_indices.empty(),
+        "contribution search: the fitness needs a validation split (--val-fraction > 0)");
+  const auto& run = *context.train_options;
+  const auto data = proxy_data(*context.data, budget.proxy_fraction, static_cast<uint64_t>(run.seed));
+  const auto recipe = proxy_options(run, budget.proxy_epochs);
+
+  std::vector<search::PsoDimension> dims;
+  for (const auto& g : basis->layout.groups) dims.push_back({g, 0.0, 1.0, 0.2});
+  auto pso_options = search::PsoOptions::paper();
+  pso_options.particles = budget.particles;
+  pso_options.iterations = budget.iterations;
+  pso_options.inertia_drop = budget.iterations > 0 ? 0.7 / static_cast<double>(budget.iterations) : 0.0;
+  pso_options.prune_margin = budget.early_stop_margin;
+  pso_options.seed = static_cast<uint64_t>(run.seed);
+
+  ContributionOptions proxy_method_options = options;
+  const int64_t total = budget.particles * (budget.iterations + 1);
+  auto fitness = [&](const std::vector<double>& position, const search::EvalInfo& info) {
+    ContributionMethod method(proxy_method_options);
+    method.use_ratios(basis, basis->layout.unit_ratios(position));
+    // fresh_model reseeds, so every particle gets the same head and the same data order.
+    method.attach(context.fresh_model());
+    train::TrainerHooks hooks;
+    hooks.label = "search";
+    hooks.quiet = true;
+    hooks.run_test = false;
+    hooks.after_epoch = [&](int64_t epoch, double val_accuracy) { return info.epoch_done(epoch, val_accuracy); };
+    train::Trainer trainer(method, recipe, data, hooks);
+    return trainer.fit().best_val_accuracy;
+  };
+  search::Pso pso(dims, pso_options);
+  pso.on_evaluation = [&](const search::PsoEvaluation& e, const search::PsoResult& r) {
+    if (context.quiet) return;
+    std::ostringstream line;
+    line << "search " << r.history.size() << "/" << total << " (iteration " << e.iteration << ", particle "
+         << e.particle << "): val acc " << std::fixed << std::setprecision(4) << e.fitness << " after "
+         << e.curve.size() << " epoch(s)" << (e.pruned ? " [pruned]" : "") << ", gbest " << r.gbest_fitness << " | "
+         << short_ratios(e.position) << " | " << log::format_seconds(e.seconds);
+    log::info(line.str());
+  };
+  const auto result = pso.run(fitness);
+
+  int64_t proxy_epochs_run = 0;
+  nlohmann::json evaluations = nlohmann::json::array();
+  for (const auto& e : result.history) {
+    evaluations.push_back(evaluation_json(e));
+    proxy_epochs_run += static_cast<int64_t>(e.curve.size());
+  }
+  SearchOutcome out;
+  out.group_ratios = result.gbest_position;
+  out.report = {{"preset", options.search_preset},
+                {"ratio_groups", budget.ratio_groups},
+                {"dimensions", basis->layout.groups},
+                {"particles", budget.particles},
+                {"iterations", budget.iterations},
+                {"proxy_epochs", budget.proxy_epochs},
+                {"proxy_fraction", budget.proxy_fraction},
+                {"proxy_train_images", data.splits.train_indices.size()},
+                {"early_stop_margin", budget.early_stop_margin},
+                {"evaluations_run", result.history.size()},
+                {"proxy_epochs_run", proxy_epochs_run},
+                {"seconds", result.seconds},
+                {"gbest_fitness", result.gbest_fitness},
+                {"gbest_ratios", result.gbest_position},
+                {"gbest_per_iteration", result.gbest_per_iteration},
+                {"evaluations", evaluations}};
+  return out;
+}
+
+}  // namespace aft::methods

@@ -1,0 +1,196 @@
+// Decisions beyond methods/spottune.md: the stem, the ResNet-26 pre-pool BN and the new head
+// exist once and train with the tuned blocks (the reference optimises every parameter with
+// requires_grad; only the parallel blocks' convolutions are frozen). A projection shortcut
+// (torchvision's `downsample`) is part of its block, so each copy keeps its own: frozen in
+// F_b, tuned in T_b; parameter-free shortcuts are computed once and shared, as in the formula.
+#include "aft/methods/spottune.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <unordered_set>
+
+#include "aft/core/error.h"
+#include "aft/train/trainer.h"
+
+namespace aft::methods {
+
+void SpotTuneOptions::validate() const {
+  check_choice("--frozen-bn", frozen_bn, {"freeze", "train"});
+  check_choice("--route", route, {"argmax", "sample"});
+  check(temperature > 0, "--temperature must be positive, got ", temperature);
+  check(policy_lr >= 0, "--policy-lr must not be negative, got ", policy_lr);
+  check(policy_wd >= 0, "--policy-wd must not be negative, got ", policy_wd);
+  check(global_k_weight >= 0, "--global-k-weight must not be negative, got ", global_k_weight);
+  check(policy_width >= 0, "--policy-width must not be negative, got ", policy_width);
+}
+
+void SpotTuneMethod::attach(models::ModelPtr model) {
+  auto resnet = std::dynamic_pointer_cast<models::ResNet>(model);
+  check(resnet != nullptr, "--method spottune routes residual blocks and needs a ResNet (resnet18|26|34|50|101), got ",
+        model ? model->config().arch : std::string("no model"));
+  Method::attach(model);
+  const double width = options_.policy_width > 0 ? options_.policy_width : model->config().width;
+  net_ = std::make_shared<SpotTuneNet>(resnet, width);
+  check(options_.global_k <= static_cast<double>(net_->num_blocks()), "--global-k ", options_.global_k, " exceeds the ",
+        net_->num_blocks(), " routed blocks of ", model->config().arch);
+  if (options_.frozen_bn == "freeze") {
+    for (auto& block : net_->frozen_blocks()) {
+      for (auto& p : block->parameters()) p.set_requires_grad(false);
+    }
+  }
+  tuned_per_block_ = torch::zeros({net_->num_blocks()}, torch::kInt64);
+  tuned_count_histogram_ = torch::zeros({net_->num_blocks() + 1}, torch::kInt64);
+  images_seen_ = 0;
+}
+
+std::vector<ParamGroup> SpotTuneMethod::param_groups() {
+  std::unordered_set<const void*> frozen;
+  for (auto& block : net_->frozen_blocks()) {
+    for (auto& p : block->parameters()) frozen.insert(p.unsafeGetTensorImpl());
+  }
+  ParamGroup network{"network", {}, 1.0, -1.0};
+  for (auto& p : net_->backbone().parameters()) {
+    if (!frozen.count(p.unsafeGetTensorImpl())) network.params.push_back(p);
+  }
+  for (auto& block : net_->tuned_blocks()) {
+    for (auto& p : block->parameters()) network.params.push_back(p);
+  }
+  if (options_.frozen_bn == "train") {
+    // The reference freezes only the frozen copies' convolutions.
+    for (auto& block : net_->frozen_blocks()) {
+      for (auto& m : block->modules(false)) {
+        if (auto* bn = dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get())) {
+          network.params.push_back(bn->weight);
+          network.params.push_back(bn->bias);
+        }
+      }
+    }
+  }
+  // The exact scale needs the run's --lr: on_train_start sets policy_lr / lr.
+  ParamGroup policy{"policy", net_->policy().parameters(), 0.1, options_.policy_wd};
+  return {network, policy};
+}
+
+void SpotTuneMethod::on_train_start(train::Trainer& trainer) {
+  const double lr = trainer.options().lr;
+  check(lr > 0, "--method spottune needs a positive --lr (the policy's rate is --policy-lr / --lr of it)");
+  trainer.set_lr_scale(1, options_.policy_lr / lr);
+}
+
+void SpotTuneMethod::set_training(bool training) {
+  net_->train(training);
+  if (training && options_.frozen_bn == "freeze") {
+    for (auto& block : net_->frozen_blocks()) block->train(false);
+  }
+}
+
+torch::Tensor SpotTuneMethod::sample_actions(const torch::Tensor& images) {
+  const auto logits = net_->policy().forward(images);
+  return gumbel_softmax_hard(logits, gumbel_noise(logits), options_.temperature).select(-1, 1);
+}
+
+torch::Tensor SpotTuneMethod::route(const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  const auto logits = net_->policy().forward(images);
+  if (options_.route == "sample") {
+    return gumbel_softmax_hard(logits, gumbel_noise(logits), options_.temperature).select(-1, 1);
+  }
+  return logits.select(-1, 1).gt(logits.select(-1, 0)).to(logits.scalar_type());
+}
+
+torch::Tensor SpotTuneMethod::global_k_loss(const torch::Tensor& actions) const {
+  if (options_.global_k < 0) return torch::zeros({}, actions.options());
+  const auto mean_tuned = actions.sum(1).mean();
+  return options_.global_k_weight * (mean_tuned - options_.global_k).pow(2);
+}
+
+StepOutput SpotTuneMethod::train_step(const torch::Tensor& images, const torch::Tensor& labels, const LossFn& task_loss) {
+  // Both paths run on every image: the straight-through gradient to a_b is the difference
+  // between the two copies' outputs, so the policy learns only from the two-path mix.
+  const auto actions = sample_actions(images);
+  const auto logits = net_->forward_two_path(images, actions);
+  auto loss = task_loss(logits, labels);
+  if (options_.global_k >= 0) loss = loss + global_k_loss(actions.to(torch::kFloat32));
+  return {loss, logits};
+}
+
+torch::Tensor SpotTuneMethod::predict(const torch::Tensor& images) {
+  const auto actions = route(images);
+  if (counting_) {
+    const auto chosen = actions.detach().to(torch::kCPU).gt(0.5);
+    tuned_per_block_ += chosen.sum(0).to(torch::kInt64);
+    tuned_count_histogram_ += torch::bincount(chosen.sum(1), {}, net_->num_blocks() + 1);
+    images_seen_ += chosen.size(0);
+    if (!timing_batch_.defined()) timing_batch_ = images.detach().clone();
+  }
+  return net_->forward_split(images, actions);
+}
+
+void SpotTuneMethod::on_evaluate_start(const std::string& split) {
+  // Routing statistics describe the test pass (or an `aft eval` pass, split ""), never val.
+  counting_ = split == "test" || split.empty();
+  if (!counting_) return;
+  tuned_per_block_.zero_();
+  tuned_count_histogram_.zero_();
+  images_seen_ = 0;
+  timing_batch_ = torch::Tensor();
+}
+
+nlohmann::json SpotTuneMethod::time_inference(const torch::Tensor& images, int repeats) {
+  const bool was_training = net_->is_training();
+  set_training(false);
+  torch::NoGradGuard no_grad;
+  const auto actions = route(images);
+  using clock = std::chrono::steady_clock;
+  // .item() waits for the device, so the times hold on CUDA as well.
+  auto time_ms = [&](auto&& fn) {
+    fn().sum().template item<double>();  // warm-up (allocator, kernels)
+    const auto start = clock::now();
+    for (int r = 0; r < repeats; ++r) fn().sum().template item<double>();
+    return std::chrono::duration<double, std::milli>(clock::now() - start).count() / repeats;
+  };
+  const double two_path = time_ms([&] { return net_->forward_two_path(images, actions); });
+  const double split = time_ms([&] { return net_->forward_split(images, actions); });
+  set_training(was_training);
+  return {{"batch", images.size(0)},        {"repeats", repeats},
+          {"two_path_ms", two_path},        {"split_ms", split},
+          {"speedup", split > 0 ? two_path / split : 0.0},
+          {"tuned_fraction", actions.mean().item<double>()}};
+}
+
+nlohmann::json SpotTuneMethod::report() {
+  nlohmann::json fraction = nlohmann::json::array(), usage = nlohmann::json::object();
+  const auto& names = net_->backbone().block_names();
+  double total_tuned = 0;
+  for (int64_t b = 0; b < net_->num_blocks(); ++b) {
+    const double count = tuned_per_block_[b].item<double>();
+    total_tuned += count;
+    const double f = images_seen_ > 0 ? count / images_seen_ : 0.0;
+    fraction.push_back(f);
+    usage[names[b]] = f;
+  }
+  const auto histogram = tuned_count_histogram_.contiguous();
+  std::vector<int64_t> images_by_count(histogram.data_ptr<int64_t>(), histogram.data_ptr<int64_t>() + histogram.numel());
+  nlohmann::json out = {{"blocks", names},
+                        {"tuned_fraction", fraction},
+                        {"tuned_fraction_by_block", usage},
+                        {"mean_tuned_blocks", images_seen_ > 0 ? total_tuned / images_seen_ : 0.0},
+                        {"tuned_blocks_histogram", images_by_count},
+                        {"routed_images", images_seen_},
+                        {"num_blocks", net_->num_blocks()},
+                        {"route", options_.route},
+                        {"frozen_bn", options_.frozen_bn}};
+  if (options_.global_k >= 0) out["global_k"] = options_.global_k;
+  if (timing_batch_.defined()) out["inference"] = time_inference(timing_batch_, 3);
+  return out;
+}
+
+MethodInfo spottune_method() {
+  return {"spottune", "per-image routing between frozen and fine-tuned residual blocks (SpotTune, Global-k)",
+          [] { return std::make_unique<SpotTuneOptions>(); },
+          [](const Options& o) { return std::make_shared<SpotTuneMethod>(dynamic_cast<const SpotTuneOptions&>(o)); },
+          nullptr};
+}
+
+}  // namespace aft::methods

@@ -1,0 +1,74 @@
+// SpotTune (Guo et al. 2019; methods/spottune.md): per image and residual block, a policy
+// network picks the frozen pretrained copy or a fine-tuned copy of the block; optional
+// Global-k pull on the number of tuned blocks; routing statistics for the report.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "aft/methods/method.h"
+#include "aft/methods/registry.h"
+#include "aft/methods/spottune_net.h"
+
+namespace aft::methods {
+
+struct SpotTuneOptions : Options {
+  double policy_lr = 0.01;          // absolute; becomes the policy group's lr_scale (policy_lr / --lr)
+  double policy_wd = 1e-3;
+  double temperature = 5.0;         // Gumbel-Softmax T: scales the policy's gradients only
+  std::string frozen_bn = "freeze"; // freeze: F_b in eval mode, nothing trains; train: the reference
+  std::string route = "argmax";     // test-time decisions: argmax of the logits | Gumbel sample
+  double global_k = -1;             // < 0: off; else target number of tuned blocks per image
+  double global_k_weight = 0.1;     // lambda of lambda * (mean_n sum_b a_b - K)^2
+  double policy_width = 0;          // policy channels multiplier; 0: the model's --width
+  void visit(OptionVisitor& v) override {
+    v.field("policy-lr", "policy network learning rate (absolute; scheduled like --lr)", policy_lr);
+    v.field("policy-wd", "policy network weight decay", policy_wd);
+    v.field("temperature", "Gumbel-Softmax temperature (scales the policy gradient only)", temperature);
+    v.field("frozen-bn", "frozen copies: freeze (eval-mode BN, no training) | train (reference: BN affine "
+            "params train, statistics update)", frozen_bn);
+    v.field("route", "test-time routing: argmax (deterministic) | sample (Gumbel noise, as the reference)", route);
+    v.field("global-k", "Global-k: target number of tuned blocks per image (< 0: off)", global_k);
+    v.field("global-k-weight", "Global-k: weight of (mean tuned blocks - K)^2 in the loss", global_k_weight);
+    v.field("policy-width", "policy network width multiplier (0: the model's --width)", policy_width);
+  }
+  void validate() const override;
+};
+
+class SpotTuneMethod : public Method {
+ public:
+  explicit SpotTuneMethod(SpotTuneOptions options) : options_(std::move(options)) {}
+  std::string name() const override { return "spottune"; }
+  void attach(models::ModelPtr model) override;
+  std::shared_ptr<torch::nn::Module> module() override { return net_; }
+  std::vector<ParamGroup> param_groups() override;
+  StepOutput train_step(const torch::Tensor& images, const torch::Tensor& labels, const LossFn& task_loss) override;
+  torch::Tensor predict(const torch::Tensor& images) override;
+  void set_training(bool training) override;
+  void on_train_start(train::Trainer& trainer) override;
+  void on_evaluate_start(const std::string& split) override;
+  nlohmann::json report() override;
+
+  SpotTuneNet& net() { return *net_; }
+  // Test-time decisions [N, B] (0/1 floats) under --route.
+  torch::Tensor route(const torch::Tensor& images);
+  // Training-time decisions: hard Gumbel samples carrying the straight-through gradient.
+  torch::Tensor sample_actions(const torch::Tensor& images);
+  // lambda * (mean over the batch of sum_b a_b - K)^2; zero when Global-k is off.
+  torch::Tensor global_k_loss(const torch::Tensor& actions) const;
+  // Times two-path and split inference on `images` (argmax routing), for the report.
+  nlohmann::json time_inference(const torch::Tensor& images, int repeats);
+
+ private:
+  SpotTuneOptions options_;
+  std::shared_ptr<SpotTuneNet> net_;
+  bool counting_ = false;              // accumulate routing statistics in predict()
+  torch::Tensor tuned_per_block_;      // [B] images routed to T_b
+  torch::Tensor tuned_count_histogram_;  // [B + 1] images by their number of tuned blocks
+  int64_t images_seen_ = 0;
+  torch::Tensor timing_batch_;         // first test batch, for the inference timing
+};
+
+MethodInfo spottune_method();
+
+}  // namespace aft::methods

@@ -1,0 +1,124 @@
+// End-to-end checks of the aft binary: a tiny pretrain -> finetune -> eval -> predict chain,
+// and the bad-input cases that must give one clear error line and a non-zero exit.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <array>
+#include <filesystem>
+#include <cstdio>
+#include <string>
+
+#include "aft/core/fs.h"
+
+namespace {
+
+struct Result {
+  int code;
+  std::string output;
+};
+
+Result run(const std::string& args) {
+  const std::string cmd = std::string(AFT_BINARY) + " " + args + " 2>&1";
+  Result r{0, ""};
+  FILE* pipe = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf{};
+  while (fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
+  const int status = pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = ::testing::TempDir() + "/aft_cli_test";
+    aft::fs::remove_all(dir_);
+    aft::fs::create_directories(dir_);
+    auto r = run("data fashion-mnist --out " + dir_ + "/fm --classes 0,1,2 --per-class 24 --test-per-class 8");
+    ASSERT_EQ(r.code, 0) << r.output;
+    r = run("data fashion-mnist --out " + dir_ + "/fm4 --classes 0,1,2,3 --per-class 8 --test-per-class 4");
+    ASSERT_EQ(r.code, 0) << r.output;
+    r = run("pretrain --model resnet18 --stem small --width 0.125 --data " + dir_ + "/fm --out " + dir_ +
+            "/src --epochs 1 --batch-size 16 --threads 1 --quiet");
+    ASSERT_EQ(r.code, 0) << r.output;
+  }
+  static std::string dir_;
+};
+std::string Cli::dir_;
+
+void expect_one_line_error(const Result& r, const std::string& needle) {
+  EXPECT_NE(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("aft: error: "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << "one line expected:\n" << r.output;
+}
+
+TEST_F(Cli, PretrainWritesACompleteRunDirectory) {
+  for (const char* f : {"config.json", "model.safetensors", "metrics.jsonl", "summary.json", "checkpoint/state.json"}) {
+    EXPECT_TRUE(aft::fs::exists(dir_ + "/src/" + f)) << f;
+  }
+  const auto summary = aft::fs::read_json(dir_ + "/src/summary.json");
+  for (const char* key : {"method", "model", "test_accuracy", "best_val_accuracy", "trainable_params", "total_params",
+                          "seconds", "images_per_second", "method_report"}) {
+    EXPECT_TRUE(summary.contains(key)) << key;
+  }
+}
+
+TEST_F(Cli, FinetuneEvalPredict) {
+  auto r = run("finetune --method linear --weights " + dir_ + "/src --data " + dir_ + "/fm --out " + dir_ +
+               "/lin --epochs 1 --batch-size 16 --threads 1 --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("test accuracy"), std::string::npos) << r.output;
+  r = run("eval --run " + dir_ + "/lin --json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  const auto summary = aft::fs::read_json(dir_ + "/lin/summary.json");
+  EXPECT_NEAR(j.at("accuracy").get<double>(), summary.at("test_accuracy").get<double>(), 1e-9);
+  // Predict on a real file from the test split.
+  std::string image;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ + "/fm/test/t-shirt")) { image = e.path(); break; }
+  r = run("predict --run " + dir_ + "/lin --topk 2 --json " + image);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto p = nlohmann::json::parse(r.output);
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0].at("top").size(), 2u);
+}
+
+TEST_F(Cli, RefusesToOverwriteAFinishedRun) {
+  expect_one_line_error(run("pretrain --model resnet18 --data " + dir_ + "/fm --out " + dir_ + "/src --quiet"),
+                        "finished run");
+}
+
+TEST_F(Cli, WeightsForAnotherArchitecture) {
+  expect_one_line_error(run("finetune --model resnet50 --weights " + dir_ + "/src --data " + dir_ + "/fm --out " + dir_ +
+                            "/bad --quiet"),
+                        "resnet18");
+}
+
+TEST_F(Cli, ClassCountMismatchOnEval) {
+  expect_one_line_error(run("eval --weights " + dir_ + "/src --data " + dir_ + "/fm4"), "3-class head");
+}
+
+TEST_F(Cli, ResumeWithAnotherConfiguration) {
+  auto r = run("pretrain --model resnet18 --stem small --width 0.125 --data " + dir_ + "/fm --out " + dir_ +
+               "/half --epochs 2 --batch-size 16 --threads 1 --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  aft::fs::remove_all(dir_ + "/half/summary.json");  // as if it had been interrupted
+  expect_one_line_error(run("pretrain --data " + dir_ + "/fm --resume " + dir_ + "/half --lr 0.5"), "--lr");
+}
+
+TEST_F(Cli, UnknownChoicesListTheValidOnes) {
+  expect_one_line_error(run("finetune --method nope --weights " + dir_ + "/src --data " + dir_ + "/fm --out " + dir_ + "/x"),
+                        "full|linear");
+  expect_one_line_error(run("pretrain --model resnet18 --optimizer adam --data " + dir_ + "/fm --out " + dir_ + "/x"),
+                        "sgd|adamw");
+  expect_one_line_error(run("finetune --weights /nonexistent.safetensors --data " + dir_ + "/fm --out " + dir_ + "/x"),
+                        "/nonexistent.safetensors");
+}
+
+TEST_F(Cli, MissingDataFolder) {
+  expect_one_line_error(run("pretrain --model resnet18 --data /nonexistent/data --out " + dir_ + "/y"), "/nonexistent/data");
+  EXPECT_FALSE(aft::fs::exists(dir_ + "/y/summary.json"));
+}
+
+}  // namespace

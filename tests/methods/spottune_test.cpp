@@ -1,0 +1,206 @@
+// SpotTune: the Gumbel straight-through estimator, the mix after the ReLU, single-path
+// inference, Global-k, frozen copies after training, and a saved run reopened by load_run.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "aft/methods/spottune.h"
+#include "aft/models/resnet.h"
+#include "aft/models/weights.h"
+#include "tests/train/tiny_task.h"
+
+namespace {
+
+using aft::methods::SpotTuneMethod;
+using aft::methods::SpotTuneOptions;
+
+aft::models::ModelPtr tiny_model(const std::string& arch, uint64_t seed = 0) {
+  if (arch == "resnet18") return aft::testing::tiny_resnet(3, seed);
+  torch::manual_seed(seed);
+  aft::models::ModelConfig c;
+  c.arch = arch;
+  c.width = 0.125;
+  c.num_classes = 3;
+  c.image_size = 16;
+  return aft::models::build_model(c);
+}
+
+// A SpotTune method on a tiny model whose tuned copies differ from the frozen ones and whose
+// BN statistics are not the identity, in eval mode.
+std::shared_ptr<SpotTuneMethod> perturbed(const std::string& arch, SpotTuneOptions options = {}) {
+  auto method = std::make_shared<SpotTuneMethod>(options);
+  method->attach(tiny_model(arch));
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(11);
+  for (auto& p : method->net().parameters()) p.add_(torch::randn_like(p) * 0.05);
+  for (auto& b : method->net().buffers()) {
+    if (b.is_floating_point()) b.add_(torch::rand_like(b) * 0.1);
+  }
+  method->set_training(false);
+  return method;
+}
+
+std::map<std::string, torch::Tensor> snapshot(const torch::nn::Module& module) {
+  std::map<std::string, torch::Tensor> out;
+  for (auto& [name, t] : aft::models::state_dict(module)) out[name] = t.detach().clone();
+  return out;
+}
+
+bool same(const std::map<std::string, torch::Tensor>& a, const std::map<std::string, torch::Tensor>& b) {
+  for (auto& [name, t] : a) {
+    if (!torch::equal(t, b.at(name))) return false;
+  }
+  return true;
+}
+
+TEST(SpotTune, GumbelNoiseAndStraightThroughGradient) {
+  torch::manual_seed(4);
+  const auto u = torch::rand({5, 7, 2});
+  torch::manual_seed(4);
+  const auto g = aft::methods::gumbel_noise(torch::zeros({5, 7, 2}));
+  EXPECT_TRUE(torch::allclose(g, -torch::log(-torch::log(u + 1e-20) + 1e-20)));
+
+  const auto logits = torch::randn({5, 7, 2}, torch::requires_grad());
+  const auto weights = torch::randn({5, 7, 2});
+  const double temperature = 5.0;
+  const auto hard = aft::methods::gumbel_softmax_hard(logits, g, temperature);
+  // Forward: exactly the one-hot of argmax(logits + g); the temperature does not change it.
+  const auto expected = torch::nn::functional::one_hot((logits + g).argmax(-1), 2).to(torch::kFloat32);
+  EXPECT_TRUE(torch::equal(hard.detach(), expected));
+  (hard * weights).sum().backward();
+  const auto straight_through = logits.grad().clone();
+  // Backward: the gradient of the soft sample softmax((logits + g) / T).
+  logits.mutable_grad() = torch::Tensor();
+  (torch::softmax((logits + g) / temperature, -1) * weights).sum().backward();
+  EXPECT_TRUE(torch::allclose(straight_through, logits.grad(), 1e-6, 1e-7));
+  EXPECT_GT(straight_through.abs().sum().item<double>(), 0.0);
+}
+
+TEST(SpotTune, MixAfterReluMatchesDirectComputationAndEndpoints) {
+  for (const std::string arch : {"resnet26", "resnet18"}) {
+    auto method = perturbed(arch);
+    auto& net = method->net();
+    auto& backbone = net.backbone();
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(2);
+    const auto images = torch::randn({6, 3, 16, 16});
+    const auto actions = torch::rand({6, net.num_blocks()});  // fractional: tests the formula itself
+    auto x = backbone.stem(images);
+    for (int64_t b = 0; b < net.num_blocks(); ++b) {
+      auto& f = *net.frozen_blocks()[b];
+      auto& t = *net.tuned_blocks()[b];
+      const auto a = actions.select(1, b).view({-1, 1, 1, 1});
+      x = (1 - a) * torch::relu(f.shortcut(x) + f.branch(x)) + a * torch::relu(t.shortcut(x) + t.branch(x));
+    }
+    const auto direct = backbone.head(backbone.pool(x));
+    EXPECT_TRUE(torch::allclose(net.forward_two_path(images, actions), direct, 1e-5, 1e-6)) << arch;
+
+    // All decisions 0: exactly the pretrained network (the backbone keeps the frozen copies).
+    const auto zeros = torch::zeros({6, net.num_blocks()});
+    EXPECT_TRUE(torch::equal(net.forward_two_path(images, zeros), backbone.forward(images))) << arch;
+    // All 1: exactly a plain network holding the tuned copies.
+    auto plain = std::dynamic_pointer_cast<aft::models::ResNet>(aft::models::build_model(backbone.config()));
+    aft::models::load_state_dict(*plain, aft::models::state_dict(backbone), {}, "backbone");
+    for (int64_t b = 0; b < net.num_blocks(); ++b) {
+      auto dst = plain->blocks()[b]->named_parameters();
+      for (auto& p : net.tuned_blocks()[b]->named_parameters()) dst[p.key()].copy_(p.value());
+      auto dst_buffers = plain->blocks()[b]->named_buffers();
+      for (auto& p : net.tuned_blocks()[b]->named_buffers()) dst_buffers[p.key()].copy_(p.value());
+    }
+    plain->eval();
+    const auto ones = torch::ones({6, net.num_blocks()});
+    EXPECT_TRUE(torch::equal(net.forward_two_path(images, ones), plain->forward(images))) << arch;
+  }
+}
+
+TEST(SpotTune, SplitInferenceEqualsTwoPath) {
+  for (const std::string arch : {"resnet26", "resnet18"}) {
+    auto method = perturbed(arch);
+    auto& net = method->net();
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(3);
+    const auto images = torch::randn({9, 3, 16, 16});
+    auto actions = torch::randint(0, 2, {9, net.num_blocks()}).to(torch::kFloat32);
+    actions.select(1, 0).fill_(0);  // whole-batch cases take their own branch
+    actions.select(1, 1).fill_(1);
+    const auto two_path = net.forward_two_path(images, actions);
+    EXPECT_TRUE(torch::allclose(net.forward_split(images, actions), two_path, 1e-5, 1e-6)) << arch;
+    // predict() = split inference on the argmax decisions.
+    const auto routed = method->route(images);
+    EXPECT_TRUE(torch::allclose(method->predict(images), net.forward_two_path(images, routed), 1e-5, 1e-6)) << arch;
+  }
+}
+
+TEST(SpotTune, GlobalKLossMatchesDirectComputation) {
+  SpotTuneOptions options;
+  options.global_k = 3;
+  options.global_k_weight = 0.7;
+  auto method = perturbed("resnet26", options);
+  method->set_training(true);
+  torch::manual_seed(5);
+  const auto actions = method->sample_actions(torch::randn({8, 3, 16, 16}));
+  ASSERT_EQ(actions.sizes(), (std::vector<int64_t>{8, 12}));
+  EXPECT_TRUE(torch::equal(actions.detach() * (1 - actions.detach()), torch::zeros_like(actions))) << "hard 0/1";
+  const auto a = actions.detach().clone().requires_grad_(true);
+  const auto loss = method->global_k_loss(a);
+  const double mean_tuned = a.detach().sum().item<double>() / 8;
+  EXPECT_NEAR(loss.item<double>(), 0.7 * (mean_tuned - 3) * (mean_tuned - 3), 1e-5);
+  loss.backward();
+  EXPECT_TRUE(torch::allclose(a.grad(), torch::full_like(a, 2 * 0.7 * (mean_tuned - 3) / 8), 1e-5, 1e-7));
+  // The term reaches the policy through the straight-through actions.
+  method->global_k_loss(actions).backward();
+  double policy_grad = 0;
+  for (auto& p : method->net().policy().parameters()) {
+    if (p.grad().defined()) policy_grad += p.grad().abs().sum().item<double>();
+  }
+  if (mean_tuned != 3) EXPECT_GT(policy_grad, 0.0);
+}
+
+TEST(SpotTuneTraining, FrozenCopiesBitIdenticalPolicyLearns) {
+  const auto task = aft::testing::tiny_task();
+  for (const std::string frozen_bn : {"freeze", "train"}) {
+    SpotTuneOptions options;
+    options.frozen_bn = frozen_bn;
+    SpotTuneMethod method(options);
+    method.attach(tiny_model("resnet26"));
+    auto& net = method.net();
+    std::vector<std::map<std::string, torch::Tensor>> frozen_before;
+    for (auto& b : net.frozen_blocks()) frozen_before.push_back(snapshot(*b));
+    const auto tuned_before = snapshot(*net.tuned_blocks()[0]);
+    const auto policy_before = snapshot(net.policy());
+    auto train_options = aft::testing::tiny_options(2);
+    aft::train::TrainerHooks hooks;
+    hooks.quiet = true;
+    aft::train::Trainer trainer(method, train_options, task, hooks);
+    ASSERT_NEAR(trainer.groups()[1].lr_scale, 0.1, 1e-12) << "placeholder before on_train_start";
+    trainer.fit();
+    EXPECT_NEAR(trainer.groups()[1].lr_scale, options.policy_lr / train_options.lr, 1e-12);
+    for (size_t b = 0; b < frozen_before.size(); ++b) {
+      const auto after = snapshot(*net.frozen_blocks()[b]);
+      if (frozen_bn == "freeze") {
+        EXPECT_TRUE(same(frozen_before[b], after)) << "frozen block " << b << " changed";
+      } else {
+        for (auto& [name, t] : frozen_before[b]) {
+          const bool conv = name.rfind("conv", 0) == 0;
+          EXPECT_EQ(torch::equal(t, after.at(name)), conv) << frozen_bn << " block " << b << " " << name;
+        }
+      }
+    }
+    EXPECT_FALSE(same(tuned_before, snapshot(*net.tuned_blocks()[0]))) << "tuned copy did not train";
+    EXPECT_FALSE(same(policy_before, snapshot(net.policy()))) << "no gradient reached the policy";
+
+    const auto report = method.report();
+    const int64_t blocks = net.num_blocks();
+    ASSERT_EQ(report.at("tuned_fraction").size(), static_cast<size_t>(blocks));
+    EXPECT_EQ(report.at("routed_images").get<int64_t>(), static_cast<int64_t>(task.splits.test_indices.size()));
+    double sum = 0;
+    for (auto& f : report.at("tuned_fraction")) sum += f.get<double>();
+    EXPECT_NEAR(report.at("mean_tuned_blocks").get<double>(), sum, 1e-9);
+    int64_t histogram_total = 0;
+    for (auto& n : report.at("tuned_blocks_histogram")) histogram_total += n.get<int64_t>();
+    EXPECT_EQ(histogram_total, report.at("routed_images").get<int64_t>());
+    EXPECT_TRUE(report.contains("inference"));
+    std::cout << "[ report ] frozen-bn " << frozen_bn << ": " << report.dump() << std::endl;
+  }
+}
+
+}  // namespace
