@@ -23,7 +23,7 @@ root, n = sys.argv[1], int(sys.argv[2])
 rng = np.random.default_rng(0)
 tmp = root + ".tmp"
 for i in range(n):
-    split = "test" if i % 10 == 9 else "train"
+    split = "test" if (i // 10) % 10 == 9 else "train"
     d = os.path.join(tmp, split, "class%d" % (i % 10))
     os.makedirs(d, exist_ok=True)
     # Smooth random photo: low-resolution noise upsampled bicubically, plus fine grain.

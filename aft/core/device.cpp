@@ -2,6 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <thread>
+
 #include "aft/core/error.h"
 
 namespace aft {
@@ -27,7 +30,9 @@ torch::Device parse_device(const std::string& spec) {
 }
 
 void set_threads(int threads) {
-  if (threads > 0) torch::set_num_threads(threads);
+  // Debian's LibTorch starts with one intra-op thread; 0 means "use every core".
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
 }
 
 void seed_everything(uint64_t seed) {

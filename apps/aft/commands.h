@@ -17,6 +17,7 @@ void add_eval_commands(CLI::App& app);      // aft eval / predict
 // The --method value in argv (default "full"), scanned before parsing.
 std::string method_from_argv(int argc, char** argv);
 void add_demo_command(CLI::App& app);       // aft demo
+void add_soup_command(CLI::App& app);       // aft soup
 void add_decathlon_command(CLI::App& app);  // aft decathlon-score
 
 }  // namespace aft::cli

@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "aft/core/device.h"
 #include "aft/core/error.h"
 #include "aft/core/version.h"
 #include "apps/aft/commands.h"
@@ -20,10 +21,12 @@ int main(int argc, char** argv) {
   aft::cli::add_train_commands(app, aft::cli::method_from_argv(argc, argv));
   aft::cli::add_eval_commands(app);
   aft::cli::add_demo_command(app);
+  aft::cli::add_soup_command(app);
   aft::cli::add_decathlon_command(app);
   try {
     app.parse(argc, argv);
     if (show_version) {
+      aft::set_threads(0);
       std::cout << aft::version_report() << std::endl;
     } else if (app.get_subcommands().empty()) {
       std::cout << app.help() << std::endl;

@@ -3,9 +3,16 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <chrono>
+#include <functional>
+#include <iostream>
+
+#include "aft/methods/job.h"
 #include "aft/methods/spottune.h"
 #include "aft/models/resnet.h"
 #include "aft/models/weights.h"
+#include "aft/train/evaluate.h"
+#include "tests/data/data_test_util.h"
 #include "tests/train/tiny_task.h"
 
 namespace {
@@ -138,7 +145,8 @@ TEST(SpotTune, GlobalKLossMatchesDirectComputation) {
   method->set_training(true);
   torch::manual_seed(5);
   const auto actions = method->sample_actions(torch::randn({8, 3, 16, 16}));
-  ASSERT_EQ(actions.sizes(), (std::vector<int64_t>{8, 12}));
+  ASSERT_EQ(actions.size(0), 8);
+  ASSERT_EQ(actions.size(1), 12);
   EXPECT_TRUE(torch::equal(actions.detach() * (1 - actions.detach()), torch::zeros_like(actions))) << "hard 0/1";
   const auto a = actions.detach().clone().requires_grad_(true);
   const auto loss = method->global_k_loss(a);
@@ -201,6 +209,75 @@ TEST(SpotTuneTraining, FrozenCopiesBitIdenticalPolicyLearns) {
     EXPECT_TRUE(report.contains("inference"));
     std::cout << "[ report ] frozen-bn " << frozen_bn << ": " << report.dump() << std::endl;
   }
+}
+
+TEST(SpotTuneRun, SavedRunReloadsThroughLoadRun) {
+  namespace dt = aft::data::testing;
+  const std::string dir = dt::temp_dir("spottune_run");
+  dt::make_folder(dir + "/data", {"a", "b", "c"}, 8, 4);
+  auto source = aft::testing::tiny_resnet(3, 7);
+  aft::models::save_weights(*source, dir + "/source.safetensors", aft::models::model_metadata(*source));
+
+  aft::methods::JobSpec spec;
+  spec.data = dir + "/data";
+  spec.out = dir + "/run";
+  spec.model.weights = dir + "/source.safetensors";
+  spec.method = "spottune";
+  spec.method_options = std::make_unique<SpotTuneOptions>();
+  spec.train = aft::testing::tiny_options(1);
+  spec.train.val_fraction = 0.25;
+  spec.quiet = true;
+  const auto summary = aft::methods::run_job(spec);
+  const auto& report = summary.at("method_report");
+  ASSERT_EQ(report.at("tuned_fraction").size(), 8u);
+  EXPECT_EQ(report.at("routed_images").get<int64_t>(), 12);
+
+  // The policy and both copies are in model.safetensors: the reopened run scores the same.
+  auto loaded = aft::methods::load_run(spec.out, "cpu");
+  aft::data::DataOptions data_options;
+  data_options.root = spec.data;
+  data_options.val_fraction = spec.train.val_fraction;
+  data_options.seed = static_cast<uint64_t>(spec.train.seed);
+  const auto splits = aft::data::open_splits(data_options);
+  aft::data::Loader loader(splits.test, splits.test_indices, loaded.eval_transform, {});
+  const auto result = aft::train::evaluate(*loaded.method, loader, torch::kCPU, "off", false, "test");
+  EXPECT_EQ(result.accuracy, summary.at("test_accuracy").get<double>());
+  EXPECT_NEAR(result.loss, summary.at("test_loss").get<double>(), 1e-5);
+  EXPECT_EQ(loaded.method->report().at("tuned_fraction"), report.at("tuned_fraction"));
+}
+
+// Not part of the suite (seconds of CPU time): the inference speed-up of split routing on the
+// reference ResNet-26 (width 1, 64 px). Run with --gtest_also_run_disabled_tests.
+TEST(SpotTuneBench, DISABLED_InferenceSpeedup) {
+  torch::manual_seed(0);
+  aft::models::ModelConfig c;
+  c.arch = "resnet26";
+  c.num_classes = 100;
+  c.image_size = 64;
+  SpotTuneMethod method{SpotTuneOptions{}};
+  method.attach(aft::models::build_model(c));
+  method.set_training(false);
+  auto& net = method.net();
+  torch::NoGradGuard no_grad;
+  const auto images = torch::randn({64, 3, 64, 64});
+  auto time_ms = [&](const std::function<torch::Tensor()>& fn) {
+    fn();
+    const auto start = std::chrono::steady_clock::now();
+    for (int r = 0; r < 5; ++r) fn().sum().item<double>();
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() / 5;
+  };
+  const double plain = time_ms([&] { return net.backbone().forward(images); });
+  const double policy = time_ms([&] { return net.policy().forward(images); });
+  std::cout << "[ bench ] resnet26 64px batch 64: plain network " << plain << " ms, policy " << policy << " ms\n";
+  for (double p : {0.0, 0.25, 0.5, 1.0}) {
+    const auto actions = torch::rand({64, net.num_blocks()}).lt(p).to(torch::kFloat32);
+    const double two = time_ms([&] { return net.forward_two_path(images, actions); });
+    const double split = time_ms([&] { return net.forward_split(images, actions); });
+    std::cout << "[ bench ] tuned fraction " << p << ": two-path " << two << " ms, split " << split
+              << " ms, speed-up " << two / split << "x (blocks only, policy excluded)" << std::endl;
+  }
+  std::cout << "[ bench ] method report timing (argmax routing of a random policy): "
+            << method.time_inference(images, 5).dump() << std::endl;
 }
 
 }  // namespace
