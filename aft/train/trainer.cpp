@@ -179,7 +179,8 @@ double Trainer::run_epoch(int64_t epoch, double& train_accuracy) {
   }
   check(seen > 0, "epoch ", epoch + 1, ": the training loader produced no batch");
   train_accuracy = static_cast<double>(correct) / seen;
-  result_.images_per_second = progress.images_per_second();
+  // Measured here rather than by the progress line, which quiet runs (searches) never draw.
+  result_.images_per_second = progress.seconds() > 0 ? seen / progress.seconds() : 0.0;
   return loss_sum / seen;
 }
 

@@ -16,8 +16,8 @@ namespace {
 
 struct DemoArgs {
   std::string dir = "aft-demo";
-  int64_t epochs = 4;
-  int64_t pretrain_epochs = 4;
+  int64_t epochs = 3;
+  int64_t pretrain_epochs = 3;
   int64_t threads = 0;
   int64_t seed = 0;
 };
@@ -45,7 +45,7 @@ void run_demo(const DemoArgs& a) {
     log::info("demo: writing a Fashion-MNIST subset to " + fmnist);
     data::FashionMnistExportOptions o;
     o.out = fmnist;
-    o.per_class = 500;
+    o.per_class = 300;
     o.test_per_class = 100;
     data::export_fashion_mnist(o);
   }
@@ -53,7 +53,7 @@ void run_demo(const DemoArgs& a) {
     log::info("demo: rendering the glyph task to " + glyphs);
     data::GlyphOptions o;
     o.out = glyphs;
-    o.per_font = 2;
+    o.per_font = 1;
     o.seed = static_cast<uint64_t>(a.seed);
     data::write_glyphs(o);
   }
