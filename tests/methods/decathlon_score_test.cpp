@@ -36,7 +36,7 @@ TEST(DecathlonScore, BaselineZeroErrorAndCeiling) {
 
 TEST(DecathlonScore, HandComputedCaseAndInputForms) {
   // Aircraft: baseline error 39.66, E_max 79.32. Accuracy 70% -> error 30:
-  // 1000 / 79.32^2 * (79.32 - 30)^2 = 386.5984...
+  // 1000 / 79.32^2 * (79.32 - 30)^2 = 1000 * (49.32 / 79.32)^2 = 386.6168...
   const double expected_aircraft = 1000.0 / (79.32 * 79.32) * (79.32 - 30.0) * (79.32 - 30.0);
   // SVHN: baseline error 3.45, E_max 6.9; error 5 -> 1000 / 6.9^2 * 1.9^2 = 75.824...
   const double expected_svhn = 1000.0 / (6.9 * 6.9) * 1.9 * 1.9;
@@ -45,7 +45,7 @@ TEST(DecathlonScore, HandComputedCaseAndInputForms) {
   ASSERT_EQ(s.rows.size(), 2u);
   EXPECT_EQ(s.rows[0].domain, "aircraft");
   EXPECT_NEAR(s.rows[0].score, expected_aircraft, 1e-9);
-  EXPECT_NEAR(s.rows[0].score, 386.598, 1e-3);
+  EXPECT_NEAR(s.rows[0].score, 386.6168, 1e-3);
   EXPECT_NEAR(s.rows[1].score, expected_svhn, 1e-9);
   EXPECT_NEAR(s.total, expected_aircraft + expected_svhn, 1e-9);
   EXPECT_EQ(s.missing.size(), 8u);
