@@ -5,13 +5,14 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
-  libtorch-dev libopenblas0-pthread
+  libtorch-dev libopenblas0-pthread libgloo-dev
   nlohmann-json3-dev libcli11-dev
   libjpeg62-turbo-dev libpng-dev zlib1g-dev libfreetype-dev
   libgtest-dev googletest
   python3 python3-torch python3-torchvision python3-numpy python3-pil
   dataset-fashion-mnist
   fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-noto-mono
+  libprotobuf-dev libboost-dev libjs-chart.js
 )
 
 missing=()

@@ -14,6 +14,7 @@ class ToJson : public OptionVisitor {
   void field(const char* n, const char*, double& v) override { out[n] = v; }
   void field(const char* n, const char*, bool& v) override { out[n] = v; }
   void field(const char* n, const char*, std::string& v) override { out[n] = v; }
+  void field(const char* n, const char*, std::vector<std::string>& v) override { out[n] = v; }
 };
 
 class FromJson : public OptionVisitor {
@@ -24,6 +25,7 @@ class FromJson : public OptionVisitor {
   void field(const char* n, const char*, double& v) override { read(n, v); }
   void field(const char* n, const char*, bool& v) override { read(n, v); }
   void field(const char* n, const char*, std::string& v) override { read(n, v); }
+  void field(const char* n, const char*, std::vector<std::string>& v) override { read(n, v); }
 
  private:
   template <typename T>

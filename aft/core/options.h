@@ -4,6 +4,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace aft {
 
@@ -14,6 +15,8 @@ class OptionVisitor {
   virtual void field(const char* name, const char* help, double& value) = 0;
   virtual void field(const char* name, const char* help, bool& value) = 0;
   virtual void field(const char* name, const char* help, std::string& value) = 0;
+  // A flag that may be given several times (`--source A --source B`); a JSON array.
+  virtual void field(const char* name, const char* help, std::vector<std::string>& values) = 0;
 };
 
 // Anything with `void visit(OptionVisitor&)` can be written to and read from JSON.

@@ -43,7 +43,9 @@ struct Loader::State {
 
   int64_t shard_size() const {
     const auto n = static_cast<int64_t>(pool.size());
-    return options.world > 1 ? (n + options.world - 1) / options.world : n;
+    if (options.world <= 1) return n;
+    if (!options.pad) return (n - options.rank + options.world - 1) / options.world;
+    return (n + options.world - 1) / options.world;
   }
 
   int64_t count_batches(int64_t m) const {

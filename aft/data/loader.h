@@ -28,6 +28,9 @@ struct LoaderOptions {
   // Distributed sharding: this loader yields only shard `rank` of `world` (same shuffle on all).
   int rank = 0;
   int world = 1;
+  // Training shards wrap around so every rank gets as many batches (collectives match);
+  // evaluation shards do not (false), so each sample is counted exactly once over the ranks.
+  bool pad = true;
 };
 
 class Loader {

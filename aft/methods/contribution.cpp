@@ -39,6 +39,10 @@ void ContributionOptions::visit(OptionVisitor& v) {
           ">=1: never",
           early_stop_margin);
   v.field("taylor-batches", "training batches accumulated by the taylor and fisher criteria", taylor_batches);
+  v.field("pso-order",
+          "sequential (the reference: each particle sees the previous one's gbest)|synchronous (a whole iteration "
+          "moves, then is evaluated: spread over processes)|auto (synchronous with several processes)",
+          pso_order);
 }
 
 void ContributionOptions::validate() const {
@@ -55,6 +59,7 @@ void ContributionOptions::validate() const {
   check(proxy_epochs >= 0, "--proxy-epochs ", proxy_epochs, ": expected >= 1 (0: the preset's)");
   check(proxy_fraction >= 0 && proxy_fraction <= 1, "--proxy-fraction ", proxy_fraction, ": expected (0,1]");
   check(taylor_batches >= 1, "--taylor-batches ", taylor_batches, ": expected >= 1");
+  check_choice("--pso-order", pso_order, {"auto", "sequential", "synchronous"});
 }
 
 std::string ContributionOptions::resolved_select() const {
@@ -184,6 +189,44 @@ void ContributionMethod::set_training(bool training) {
   }
 }
 
+namespace {
+
+// Entries where `mask` is false take `value`'s entries, or zero when `value` is undefined. On
+// contiguous CPU float tensors a plain loop: there LibTorch 1.13's mul_ by a bool mask and
+// torch::where take 10-50x longer than the arithmetic (bench/step_bench.sh, BENCHMARKS.md §1).
+void reset_unmasked(torch::Tensor& dst, const torch::Tensor& mask, const torch::Tensor& value) {
+  const auto plain = [&](const torch::Tensor& t) {
+    return t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.is_contiguous() && t.sizes() == dst.sizes();
+  };
+  const bool fast = plain(dst) && (!value.defined() || plain(value)) && mask.device().is_cpu() &&
+                    mask.scalar_type() == torch::kBool && mask.is_contiguous() && mask.sizes() == dst.sizes();
+  if (!fast) {
+    if (value.defined()) {
+      dst.copy_(torch::where(mask, dst, value));
+    } else {
+      dst.mul_(mask);
+    }
+    return;
+  }
+  // Branch-free bit selects: masks are random, so a branch (or a compiled-in one for a float
+  // select) per entry would mispredict half the time; integer and/or vectorise.
+  int32_t* d = dst.view(torch::kInt32).data_ptr<int32_t>();
+  const bool* m = mask.data_ptr<bool>();
+  const int32_t* v = value.defined() ? value.view(torch::kInt32).data_ptr<int32_t>() : nullptr;
+  at::parallel_for(0, dst.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+    if (v != nullptr) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int32_t keep = -static_cast<int32_t>(m[i]);
+        d[i] = (d[i] & keep) | (v[i] & ~keep);
+      }
+    } else {
+      for (int64_t i = begin; i < end; ++i) d[i] &= -static_cast<int32_t>(m[i]);
+    }
+  });
+}
+
+}  // namespace
+
 void ContributionMethod::after_backward() {
   torch::NoGradGuard no_grad;
   for (auto& t : tensors_) {
@@ -194,7 +237,7 @@ void ContributionMethod::after_backward() {
       continue;
     }
     if (t.mask.device() != g.device()) t.mask = t.mask.to(g.device());
-    g.mul_(t.mask);
+    reset_unmasked(g, t.mask, torch::Tensor());
   }
 }
 
@@ -207,7 +250,7 @@ void ContributionMethod::after_step() {
     if (!t.pretrained.defined()) continue;
     if (t.pretrained.device() != t.param.device()) t.pretrained = t.pretrained.to(t.param.device());
     if (t.mask.device() != t.param.device()) t.mask = t.mask.to(t.param.device());
-    t.param.copy_(torch::where(t.mask, t.param, t.pretrained));
+    reset_unmasked(t.param, t.mask, t.pretrained);
   }
 }
 

@@ -27,6 +27,7 @@ struct ContributionOptions : Options {
   double proxy_fraction = 0;           // 0: the preset's
   double early_stop_margin = -1;       // <0: the preset's; >=1 never prunes
   int64_t taylor_batches = 8;
+  std::string pso_order = "auto";      // auto|sequential|synchronous (search/parallel.h)
 
   void visit(OptionVisitor& v) override;
   void validate() const override;

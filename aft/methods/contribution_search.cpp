@@ -6,6 +6,8 @@
 #include "aft/core/error.h"
 #include "aft/core/log.h"
 #include "aft/data/splits.h"
+#include "aft/dist/process_group.h"
+#include "aft/search/parallel.h"
 #include "aft/search/pso.h"
 
 namespace aft::methods {
@@ -67,6 +69,7 @@ SearchOutcome search_ratios(std::shared_ptr<const ContributionBasis> basis, cons
   pso_options.inertia_drop = budget.iterations > 0 ? 0.7 / static_cast<double>(budget.iterations) : 0.0;
   pso_options.prune_margin = budget.early_stop_margin;
   pso_options.seed = static_cast<uint64_t>(run.seed);
+  pso_options.order = search::resolve_pso_order(options.pso_order, context.dist.get());
 
   ContributionOptions proxy_method_options = options;
   const int64_t total = budget.particles * (budget.iterations + 1);
@@ -93,7 +96,9 @@ SearchOutcome search_ratios(std::shared_ptr<const ContributionBasis> basis, cons
          << short_ratios(e.position) << " | " << log::format_seconds(e.seconds);
     log::info(line.str());
   };
-  const auto result = pso.run(fitness);
+  // Each rank trains its share of an iteration's particles alone (no data parallelism inside a
+  // fitness run); with one process this is the plain loop.
+  const auto result = pso.run_batched(search::spread_over_ranks(context.dist, fitness));
 
   int64_t proxy_epochs_run = 0;
   nlohmann::json evaluations = nlohmann::json::array();
@@ -112,6 +117,8 @@ SearchOutcome search_ratios(std::shared_ptr<const ContributionBasis> basis, cons
                 {"proxy_fraction", budget.proxy_fraction},
                 {"proxy_train_images", data.splits.train_indices.size()},
                 {"early_stop_margin", budget.early_stop_margin},
+                {"pso_order", pso_options.order == search::PsoOrder::synchronous ? "synchronous" : "sequential"},
+                {"processes", context.dist ? context.dist->world() : 1},
                 {"evaluations_run", result.history.size()},
                 {"proxy_epochs_run", proxy_epochs_run},
                 {"seconds", result.seconds},

@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <optional>
 
 #include "aft/core/device.h"
 #include "aft/core/error.h"
@@ -10,10 +11,13 @@
 #include "aft/core/log.h"
 #include "aft/core/version.h"
 #include "aft/data/splits.h"
+#include "aft/dist/env.h"
+#include "aft/dist/process_group.h"
 #include "aft/methods/baselines.h"
 #include "aft/methods/registry.h"
 #include "aft/models/safetensors.h"
 #include "aft/models/weights.h"
+#include "aft/report/tb_writer.h"
 #include "aft/train/checkpoint.h"
 #include "aft/train/run_dir.h"
 #include "aft/train/trainer.h"
@@ -41,28 +45,29 @@ ResolvedTransform resolve_transform(const train::TrainOptions& o, const data::Sp
   return {preset, size};
 }
 
-namespace {
-
-models::ModelConfig resolve_model(const JobSpec& spec, const std::string& weights, int64_t classes, int64_t image_size) {
+models::ModelConfig resolve_model_config(const ModelOptions& options, const std::string& weights, int64_t classes,
+                                         int64_t image_size) {
   models::ModelConfig c;
   std::map<std::string, std::string> meta;
   if (!weights.empty()) meta = safetensors::read(weights).metadata;
   auto from_meta = [&](const char* key) { return meta.count(key) ? meta.at(key) : std::string(); };
   std::string arch = from_meta("arch");
   if (arch.empty()) arch = from_meta("architecture");
-  if (!spec.model.model.empty()) {
-    check(arch.empty() || arch == spec.model.model, "--model ", spec.model.model, " but ", weights,
+  if (!options.model.empty()) {
+    check(arch.empty() || arch == options.model, "--model ", options.model, " but ", weights,
           " holds weights for ", arch);
-    arch = spec.model.model;
+    arch = options.model;
   }
   check(!arch.empty(), "--model is required (", weights.empty() ? "no --weights given" : weights + " names no architecture", ")");
   c.arch = arch;
-  c.stem = !spec.model.stem.empty() ? spec.model.stem : (from_meta("stem").empty() ? "imagenet" : from_meta("stem"));
-  c.width = spec.model.width > 0 ? spec.model.width : (from_meta("width").empty() ? 1.0 : std::stod(from_meta("width")));
+  c.stem = !options.stem.empty() ? options.stem : (from_meta("stem").empty() ? "imagenet" : from_meta("stem"));
+  c.width = options.width > 0 ? options.width : (from_meta("width").empty() ? 1.0 : std::stod(from_meta("width")));
   c.num_classes = classes;
   c.image_size = image_size;
   return c;
 }
+
+namespace {
 
 nlohmann::json check_resume(JobSpec& spec, const nlohmann::json& stored) {
   // The stored configuration wins; a flag given again must agree with it.
@@ -131,10 +136,19 @@ nlohmann::json run_job(JobSpec& spec) {
   spec.method_options->validate();
   check(!spec.data.empty(), "--data is required");
   check(!spec.out.empty(), "--out is required");
-  if (spec.command == "finetune") check(!spec.model.weights.empty(), "--weights is required to fine-tune");
+  auto method = find_method(spec.method).create(*spec.method_options);
+  const bool own_model = method->builds_own_model();
+  if (own_model) {
+    check(spec.model.weights.empty() && spec.model.model.empty(), "--method ", spec.method,
+          " builds its models from its own sources; --weights/--model are not used");
+  } else if (spec.command == "finetune") {
+    check(!spec.model.weights.empty(), "--weights is required to fine-tune");
+  }
+  const bool main_rank = !spec.dist || spec.dist->is_main();
+  if (spec.dist) spec.train.device = dist::device_for_rank(spec.train.device, spec.dist->local_rank());
   set_threads(static_cast<int>(spec.train.threads));
   seed_everything(static_cast<uint64_t>(spec.train.seed));
-  log::set_quiet(spec.quiet);
+  log::set_quiet(spec.quiet || !main_rank);
 
   data::DataOptions data_options;
   data_options.root = spec.data;
@@ -146,23 +160,30 @@ nlohmann::json run_job(JobSpec& spec) {
   const auto tf = resolve_transform(spec.train, task.splits);
   task.train_transform = data::make_preset(tf.preset, true, tf.size);
   task.eval_transform = data::make_preset(tf.preset, false, tf.size);
+  const auto classes = static_cast<int64_t>(task.splits.classes.size());
+  const auto image_size = task.eval_transform->output_size();
 
   const std::string weights = resolve_weights_path(spec.model.weights);
-  const auto config = resolve_model(spec, weights, static_cast<int64_t>(task.splits.classes.size()),
-                                    task.eval_transform->output_size());
+  models::ModelConfig config;
+  if (!own_model) config = resolve_model_config(spec.model, weights, classes, image_size);
   // Every model the job makes (searches included) starts from the same pretrained weights and,
   // through the seed, the same new head.
-  auto fresh_model = [&]() {
-    torch::manual_seed(static_cast<uint64_t>(spec.train.seed));
-    auto m = models::build_model(config);
-    if (!weights.empty()) {
-      models::LoadOptions load;
-      load.replace_head = !spec.model.keep_head;
-      models::load_weights(*m, weights, load);
-    }
-    return m;
-  };
-  train::RunDir run(spec.out, spec.overwrite, resuming);
+  std::function<models::ModelPtr()> fresh_model;
+  if (!own_model) {
+    fresh_model = [&]() {
+      torch::manual_seed(static_cast<uint64_t>(spec.train.seed));
+      auto m = models::build_model(config);
+      if (!weights.empty()) {
+        models::LoadOptions load;
+        load.replace_head = !spec.model.keep_head;
+        models::load_weights(*m, weights, load);
+      }
+      return m;
+    };
+  }
+  // Rank 0 alone owns the run directory; other ranks only read its checkpoint when resuming.
+  std::optional<train::RunDir> run;
+  if (main_rank) run.emplace(spec.out, spec.overwrite, resuming);
 
   nlohmann::json cfg = {{"command", spec.command},
                         {"aft_version", version()},
@@ -173,37 +194,45 @@ nlohmann::json run_job(JobSpec& spec) {
                         {"classes", task.splits.classes},
                         {"transform", {{"preset", tf.preset}, {"size", tf.size}}},
                         {"weights", weights},
-                        {"model", config.to_json()},
+                        {"model", own_model ? nlohmann::json(nullptr) : config.to_json()},
                         {"model_options", options_to_json(spec.model)},
                         {"method", spec.method},
                         {"method_options", options_to_json(*spec.method_options)},
-                        {"train", options_to_json(spec.train)}};
-  if (!resuming) run.write_config(cfg);
+                        {"train", options_to_json(spec.train)},
+                        {"processes", spec.dist ? spec.dist->world() : 1}};
+  if (run && !resuming) run->write_config(cfg);
   // Searches and preliminary runs are seeded, so a resumed job re-derives the same choices.
-  auto method = find_method(spec.method).create(*spec.method_options);
-  PrepareContext prepare{fresh_model, &task, &spec.train, run.path(), spec.quiet};
+  PrepareContext prepare{fresh_model, &task, &spec.train, run ? run->path() : "", spec.quiet || !main_rank,
+                         classes, image_size, spec.dist};
   const auto prepare_start = std::chrono::steady_clock::now();
   method->prepare(prepare);
   const double prepare_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - prepare_start).count();
-  auto model = fresh_model();
-  method->attach(model);
+  models::ModelPtr model;
+  if (own_model) {
+    method->build_own_model({classes, image_size, true, static_cast<uint64_t>(spec.train.seed)});
+  } else {
+    model = fresh_model();
+    method->attach(model);
+  }
 
   train::TrainerHooks hooks;
   hooks.label = spec.command + " " + spec.method;
-  hooks.checkpoint_dir = run.checkpoint_dir();
-  hooks.metrics_path = run.file("metrics.jsonl");
+  hooks.checkpoint_dir = run ? run->checkpoint_dir() : spec.out + "/checkpoint";  // RunDir's layout
+  hooks.metrics_path = run ? run->file("metrics.jsonl") : "";
+  if (run) hooks.tb = std::make_shared<report::TbWriter>(run->file("tb"));
   hooks.resume = resuming;
-  hooks.quiet = spec.quiet;
+  hooks.quiet = spec.quiet || !main_rank;
+  hooks.dist = spec.dist;
   train::Trainer trainer(*method, spec.train, task, hooks);
   const auto result = trainer.fit();
 
-  auto meta = models::model_metadata(*model);
+  auto meta = own_model ? method->own_model_metadata() : models::model_metadata(*model);
   meta["aft.method"] = spec.method;
   meta["aft.classes"] = nlohmann::json(task.splits.classes).dump();
-  models::save_weights(*method->module(), run.file("model.safetensors"), meta);
+  if (run) models::save_weights(*method->module(), run->file("model.safetensors"), meta);
   nlohmann::json summary = {{"method", spec.method},
-                            {"model", config.arch},
+                            {"model", own_model ? meta.at("aft.model") : config.arch},
                             {"test_accuracy", result.test_accuracy},
                             {"test_loss", result.test_loss},
                             {"best_val_accuracy", result.best_val_accuracy},
@@ -217,7 +246,12 @@ nlohmann::json run_job(JobSpec& spec) {
                             {"prepare_seconds", prepare_seconds},
                             {"images_per_second", result.images_per_second},
                             {"method_report", method->report()}};
-  run.write_summary(summary);
+  if (hooks.tb) {
+    // The method's own numbers (PSO gbest per iteration, tuned-path usage, ...) beside the curves.
+    report::write_json_scalars(*hooks.tb, "method", summary.at("method_report"));
+    hooks.tb->flush();
+  }
+  if (run) run->write_summary(summary);
   return summary;
 }
 
@@ -236,7 +270,7 @@ LoadedRun load_weights_for_eval(const std::string& arch, const std::string& weig
   const auto tf = resolve_transform(train, splits);
   LoadedRun out;
   out.eval_transform = data::make_preset(tf.preset, false, tf.size);
-  auto model = models::build_model(resolve_model(spec, weights, classes, out.eval_transform->output_size()));
+  auto model = models::build_model(resolve_model_config(spec.model, weights, classes, out.eval_transform->output_size()));
   models::load_weights(*model, weights, {});
   out.classes = splits.classes;
   out.method = find_method("full").create(NoOptions());
@@ -251,17 +285,20 @@ LoadedRun load_run(const std::string& run, const std::string& device) {
   out.config = train::read_finished_config(run);
   const auto& cfg = out.config;
   out.classes = cfg.at("classes").get<std::vector<std::string>>();
-  const auto model_config = models::ModelConfig::from_json(cfg.at("model"));
   auto info = find_method(cfg.at("method").get<std::string>());
   auto options = info.make_options();
   options_from_json(*options, cfg.at("method_options"), true, run + "/config.json");
   out.method = info.create(*options);
-  out.method->attach(models::build_model(model_config));
+  const auto& tf = cfg.at("transform");
+  out.eval_transform = data::make_preset(tf.at("preset").get<std::string>(), false, tf.at("size").get<int64_t>());
+  if (out.method->builds_own_model()) {
+    out.method->build_own_model({static_cast<int64_t>(out.classes.size()), out.eval_transform->output_size(), false, 0});
+  } else {
+    out.method->attach(models::build_model(models::ModelConfig::from_json(cfg.at("model"))));
+  }
   train::load_module_state(*out.method->module(), run + "/model.safetensors");
   out.method->module()->to(parse_device(device));
   out.method->set_training(false);
-  const auto& tf = cfg.at("transform");
-  out.eval_transform = data::make_preset(tf.at("preset").get<std::string>(), false, tf.at("size").get<int64_t>());
   return out;
 }
 

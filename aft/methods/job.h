@@ -35,7 +35,15 @@ struct JobSpec {
   std::unique_ptr<Options> method_options;
   std::set<std::string> explicit_flags;  // flags given on the command line (resume consistency)
   bool quiet = false;
+  // A multi-process run (apps/aft forms it from the launcher's environment); null: one process.
+  // Every rank runs the whole job; rank 0 alone writes the run directory.
+  std::shared_ptr<dist::Group> dist;
 };
+
+// The architecture of a model to build from pretrained weights: --model (checked against the
+// file's metadata) or the metadata's arch, stem and width; sized for the task.
+models::ModelConfig resolve_model_config(const ModelOptions& options, const std::string& weights, int64_t classes,
+                                         int64_t image_size);
 
 // Runs the job and returns summary.json's content.
 nlohmann::json run_job(JobSpec& spec);

@@ -5,6 +5,7 @@
 #include <torch/nn/module.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -13,6 +14,10 @@
 #include "aft/core/options.h"
 #include "aft/models/model.h"
 #include "aft/models/weights.h"
+
+namespace aft::dist {
+class Group;
+}
 
 namespace aft::train {
 class Trainer;
@@ -44,12 +49,32 @@ struct PrepareContext {
   const train::TrainOptions* train_options = nullptr;
   std::string run_dir;  // for the method's own files (search history); may be empty
   bool quiet = false;
+  int64_t num_classes = 0;  // of the task
+  int64_t image_size = 0;   // after the eval transform
+  // Multi-process runs: searches spread their evaluations over it (search/parallel.h); null: one process.
+  std::shared_ptr<dist::Group> dist;
+};
+
+// What a method that assembles its own network (several sources) needs to build it.
+struct OwnModelSpec {
+  int64_t num_classes = 0;
+  int64_t image_size = 0;
+  bool pretrained = true;  // false: reopening a finished run, whose weights are loaded after
+  uint64_t seed = 0;       // new heads are drawn from this seed
 };
 
 class Method {
  public:
   virtual ~Method() = default;
   virtual std::string name() const = 0;
+
+  // Methods that build their network from their own options (the multi-source ensemble)
+  // return true: run_job then takes no --weights, passes no fresh_model to prepare(), and calls
+  // build_own_model() instead of attach().
+  virtual bool builds_own_model() const { return false; }
+  virtual void build_own_model(const OwnModelSpec&) {}
+  // Metadata for model.safetensors when the method built its own model.
+  virtual std::map<std::string, std::string> own_model_metadata() const { return {}; }
 
   // Runs before attach(): searches, preliminary fine-tunes (angles). Default: nothing.
   virtual void prepare(PrepareContext&) {}
@@ -72,6 +97,8 @@ class Method {
   virtual void on_epoch_start(train::Trainer&, int64_t /*epoch*/) {}
   // Before each evaluation pass; split is "val", "test" or "" (other callers).
   virtual void on_evaluate_start(const std::string& /*split*/) {}
+  // After predict() on each evaluation batch, with that batch's labels (per-member statistics).
+  virtual void on_evaluate_batch(const torch::Tensor& /*labels*/) {}
   virtual void after_backward() {}
   virtual void after_step() {}
   // The method's own findings for summary.json's method_report.

@@ -18,6 +18,8 @@ struct MethodInfo {
   std::function<MethodPtr(const Options&)> create;
   // Shrinks the method's options to the small budget `aft demo` runs it with (may be empty).
   std::function<void(Options&)> demo_budget;
+  // Methods that take several pretrained sources instead of --weights (may be empty).
+  std::function<void(Options&, const std::vector<std::string>& sources)> set_sources;
 };
 
 const std::vector<MethodInfo>& registry();

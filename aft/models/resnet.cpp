@@ -69,7 +69,8 @@ BasicBlock::BasicBlock(int64_t in, int64_t planes, int64_t stride, Shortcut kind
 }
 
 torch::Tensor BasicBlock::branch(torch::Tensor x) {
-  x = torch::relu(bn1_->forward(conv1_->forward(x)));
+  x = bn1_->forward(conv1_->forward(x));
+  x = torch::relu_(x);  // in place on the norm's fresh output, as torchvision
   return bn2_->forward(conv2_->forward(x));
 }
 
@@ -113,8 +114,10 @@ Bottleneck::Bottleneck(int64_t in, int64_t planes, int64_t stride) : in_(in), pl
 }
 
 torch::Tensor Bottleneck::branch(torch::Tensor x) {
-  x = torch::relu(bn1_->forward(conv1_->forward(x)));
-  x = torch::relu(bn2_->forward(conv2_->forward(x)));
+  x = bn1_->forward(conv1_->forward(x));
+  x = torch::relu_(x);
+  x = bn2_->forward(conv2_->forward(x));
+  x = torch::relu_(x);
   return bn3_->forward(conv3_->forward(x));
 }
 
@@ -188,13 +191,16 @@ ResNet::ResNet(const ModelConfig& config) : VisionModel(config) {
 torch::Tensor ResNet::stem(torch::Tensor x) {
   x = bn1_->forward(conv1_->forward(x));
   if (resnet26_) return x;  // SpotTune's stem has no ReLU
-  x = torch::relu(x);
+  x = torch::relu_(x);  // in place on the norm's output, as torchvision
   if (!small_stem_) x = torch::max_pool2d(x, {3, 3}, {2, 2}, {1, 1});
   return x;
 }
 
 torch::Tensor ResNet::pool(torch::Tensor x) {
-  if (resnet26_) x = torch::relu(final_bn_->forward(x));
+  if (resnet26_) {
+    x = final_bn_->forward(x);
+    x = torch::relu_(x);
+  }
   return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
 }
 

@@ -21,7 +21,13 @@ class ResidualBlock : public torch::nn::Module {
   // The residual path up to (not including) the addition.
   virtual torch::Tensor branch(torch::Tensor x) = 0;
   virtual torch::Tensor shortcut(torch::Tensor x) = 0;
-  torch::Tensor forward(torch::Tensor x) { return torch::relu(branch(x) + shortcut(x)); }
+  // The addition and ReLU run in place on the branch's fresh output, as torchvision's: on CPU
+  // every new large activation is a fresh mmap and page faults (bench/step_bench.sh, §1).
+  torch::Tensor forward(torch::Tensor x) {
+    auto out = branch(x);
+    out += shortcut(x);
+    return torch::relu_(out);
+  }
   // A new block of the same shape holding a copy of this block's parameters and buffers.
   virtual std::shared_ptr<ResidualBlock> clone_block() const = 0;
   // Names (relative to the block) of its convolutions in order, each with its norm: "conv1"

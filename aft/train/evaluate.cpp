@@ -29,6 +29,7 @@ EvalResult evaluate(methods::Method& method, data::Loader& loader, const torch::
       logits = method.predict(images);
     }
     logits = logits.to(torch::kFloat32);
+    method.on_evaluate_batch(labels);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();

@@ -23,6 +23,7 @@ RunDir::RunDir(std::string path, bool overwrite, bool resume) : path_(std::move(
   fs::create_directories(path_);
   // A new run starts with empty metrics; stale files from an aborted start would mislead.
   fs::remove_all(file("metrics.jsonl"));
+  fs::remove_all(file("tb"));
 }
 
 nlohmann::json RunDir::read_config() const { return fs::read_json(file("config.json")); }

@@ -10,7 +10,9 @@
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
 #include "aft/core/log.h"
+#include "aft/dist/grad_sync.h"
 #include "aft/models/weights.h"
+#include "aft/report/tb_writer.h"
 #include "aft/train/amp.h"
 #include "aft/train/checkpoint.h"
 #include "aft/train/evaluate.h"
@@ -83,11 +85,28 @@ void Trainer::setup() {
     optimizer_ = std::make_unique<torch::optim::SGD>(opt_groups, torch::optim::SGDOptions(options_.lr));
   }
 
+  const int world = hooks_.dist ? hooks_.dist->world() : 1;
+  if (world > 1) {
+    check(options_.batch_size % world == 0, "--batch-size ", options_.batch_size, " is the global batch and must split "
+          "evenly over ", world, " processes");
+    dist::broadcast_module(*hooks_.dist, *module);  // every rank starts from rank 0's weights
+    grad_sync_ = std::make_unique<dist::GradientSync>(hooks_.dist, trainable_);
+    if (!hooks_.dist->is_main()) {
+      hooks_.quiet = true;
+      hooks_.metrics_path.clear();
+      hooks_.tb.reset();
+    }
+  }
   data::LoaderOptions lo;
-  lo.batch_size = options_.batch_size;
+  lo.batch_size = options_.batch_size / world;
   lo.threads = static_cast<int>(options_.workers);
   lo.seed = static_cast<uint64_t>(options_.seed);
   data::LoaderOptions eval_lo = lo;
+  eval_lo.batch_size = options_.batch_size;
+  // Rank r takes global positions r, r+world, ...: rank batches k together are global batch k.
+  lo.rank = eval_lo.rank = hooks_.dist ? hooks_.dist->rank() : 0;
+  lo.world = eval_lo.world = world;
+  eval_lo.pad = false;  // each validation image is counted once
   lo.shuffle = true;
   const auto& s = data_.splits;
   check(!s.train_indices.empty(), "no training images");
@@ -96,7 +115,11 @@ void Trainer::setup() {
     val_loader_ = std::make_unique<data::Loader>(s.train, s.val_indices, data_.eval_transform, eval_lo);
   }
   if (hooks_.run_test && !s.test_indices.empty()) {
-    test_loader_ = std::make_unique<data::Loader>(s.test, s.test_indices, data_.eval_transform, eval_lo);
+    // The one test pass runs whole on every rank, so methods' evaluation statistics are complete.
+    data::LoaderOptions test_lo = eval_lo;
+    test_lo.rank = 0;
+    test_lo.world = 1;
+    test_loader_ = std::make_unique<data::Loader>(s.test, s.test_indices, data_.eval_transform, test_lo);
   }
 }
 
@@ -134,6 +157,25 @@ void Trainer::probe_gradients() {
   auto labels = batch.labels.to(device_);
   AutocastScope autocast(options_.amp, device_);
   method_.train_step(images, labels, task_loss()).loss.backward();
+  if (grad_sync_) grad_sync_->average();
+}
+
+EvalResult Trainer::evaluate_split(data::Loader& loader, const std::string& split) {
+  if (grad_sync_) {
+    // Batch-norm statistics drift apart per rank (each sees its own shard); rank 0's win, as
+    // with DDP's broadcast_buffers, so every rank evaluates and saves the same model.
+    std::vector<torch::Tensor> buffers = method_.module()->buffers();
+    dist::broadcast_tensors(*hooks_.dist, buffers);
+  }
+  auto r = evaluate(method_, loader, device_, options_.amp, options_.channels_last, split);
+  if (grad_sync_) {
+    const auto n = static_cast<double>(r.samples);
+    const auto total = hooks_.dist->sum({r.loss * n, std::round(r.accuracy * n), n});
+    r.samples = static_cast<int64_t>(total[2]);
+    r.loss = total[2] > 0 ? total[0] / total[2] : 0.0;
+    r.accuracy = total[2] > 0 ? total[1] / total[2] : 0.0;
+  }
+  return r;
 }
 
 double Trainer::run_epoch(int64_t epoch, double& train_accuracy) {
@@ -162,6 +204,7 @@ double Trainer::run_epoch(int64_t epoch, double& train_accuracy) {
     check(std::isfinite(loss_value), "loss is ", loss_value, " at epoch ", epoch + 1, " step ", step + 1,
           " (lower --lr?); the last good checkpoint is kept");
     scaler.scale(out.loss).backward();
+    if (grad_sync_) grad_sync_->average();  // masks and clipping see the averaged gradient
     method_.after_backward();
     if (scaler.unscale(trainable_)) {
       if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(trainable_, options_.grad_clip);
@@ -178,6 +221,12 @@ double Trainer::run_epoch(int64_t epoch, double& train_accuracy) {
     }
   }
   check(seen > 0, "epoch ", epoch + 1, ": the training loader produced no batch");
+  if (grad_sync_) {
+    const auto total = hooks_.dist->sum({loss_sum, static_cast<double>(correct), static_cast<double>(seen)});
+    loss_sum = total[0];
+    correct = static_cast<int64_t>(total[1]);
+    seen = static_cast<int64_t>(total[2]);
+  }
   train_accuracy = static_cast<double>(correct) / seen;
   // Measured here rather than by the progress line, which quiet runs (searches) never draw.
   result_.images_per_second = progress.seconds() > 0 ? seen / progress.seconds() : 0.0;
@@ -202,6 +251,9 @@ TrainResult Trainer::fit() {
     result_.history = state.progress.value("history", nlohmann::json::array());
     seconds_before = state.progress.value("seconds", 0.0);
     best_state_ = std::move(state.best);
+    // Every rank read the same files (a shared file system); this makes sure, and covers a
+    // resume with another number of processes, whose optimizer state is not per-rank anyway.
+    if (grad_sync_) dist::broadcast_module(*hooks_.dist, *module);
     log::info(hooks_.label + ": resuming after epoch " + std::to_string(first_epoch));
   }
   method_.on_train_start(*this);
@@ -214,7 +266,7 @@ TrainResult Trainer::fit() {
                           {"images_per_second", result_.images_per_second}};
     double val_acc = -1;
     if (val_loader_) {
-      auto val = evaluate(method_, *val_loader_, device_, options_.amp, options_.channels_last, "val");
+      auto val = evaluate_split(*val_loader_, "val");
       val_acc = val.accuracy;
       row["val_accuracy"] = val.accuracy;
       row["val_loss"] = val.loss;
@@ -233,11 +285,15 @@ TrainResult Trainer::fit() {
     result_.final_val_accuracy = val_acc;
     result_.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     if (!hooks_.metrics_path.empty()) fs::append_line(hooks_.metrics_path, row.dump());
+    if (hooks_.tb) {
+      report::write_metrics_row(*hooks_.tb, row, epoch + 1);
+      hooks_.tb->flush();
+    }
     if (!hooks_.quiet) {
       log::info(hooks_.label + " epoch " + std::to_string(epoch + 1) + ": train loss " + fixed(train_loss, 4) +
                 " acc " + fixed(train_acc, 4) + (val_loader_ ? " | val acc " + fixed(val_acc, 4) : ""));
     }
-    if (!hooks_.checkpoint_dir.empty()) {
+    if (!hooks_.checkpoint_dir.empty() && (!hooks_.dist || hooks_.dist->is_main())) {
       CheckpointState state{epoch + 1, progress_json(), best_state_};
       save_checkpoint(hooks_.checkpoint_dir, *module, *optimizer_, state);
     }
@@ -252,9 +308,14 @@ TrainResult Trainer::fit() {
     log::info(hooks_.label + ": restored the weights of epoch " + std::to_string(result_.best_epoch));
   }
   if (test_loader_) {
+    if (grad_sync_) dist::broadcast_tensors(*hooks_.dist, method_.module()->buffers());
     auto test = evaluate(method_, *test_loader_, device_, options_.amp, options_.channels_last, "test");
     result_.test_accuracy = test.accuracy;
     result_.test_loss = test.loss;
+    if (hooks_.tb) {
+      report::write_metrics_row(*hooks_.tb, {{"test_accuracy", test.accuracy}, {"test_loss", test.loss}}, result_.epochs_run);
+      hooks_.tb->flush();
+    }
   }
   result_.seconds = seconds_before + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result_;

@@ -13,7 +13,17 @@
 #include "aft/data/loader.h"
 #include "aft/data/splits.h"
 #include "aft/methods/method.h"
+#include "aft/train/evaluate.h"
 #include "aft/train/train_options.h"
+
+namespace aft::dist {
+class Group;
+class GradientSync;
+}
+
+namespace aft::report {
+class TbWriter;
+}
 
 namespace aft::train {
 
@@ -27,9 +37,14 @@ struct TrainerHooks {
   std::string label = "train";       // progress line prefix
   std::string checkpoint_dir;        // empty: no checkpoints
   std::string metrics_path;          // empty: no metrics.jsonl
+  std::shared_ptr<report::TbWriter> tb;  // null: no TensorBoard events (search proxies)
   bool resume = false;               // continue from checkpoint_dir
   bool run_test = true;              // evaluate the test split once at the end
   bool quiet = false;                // no progress lines (search proxies)
+  // Data-parallel training over this group (null: one process). Each rank takes its shard of
+  // every global batch (--batch-size / world), gradients are averaged before after_backward(),
+  // validation is sharded and summed, and only rank 0 writes metrics, checkpoints and progress.
+  std::shared_ptr<dist::Group> dist;
   // Called after each epoch's validation; return false to stop early (search pruning).
   std::function<bool(int64_t epoch, double val_accuracy)> after_epoch;
 };
@@ -67,6 +82,7 @@ class Trainer {
  private:
   void setup();
   double run_epoch(int64_t epoch, double& train_accuracy);
+  EvalResult evaluate_split(data::Loader& loader, const std::string& split);
   void apply_lr(int64_t epoch, int64_t step);
   nlohmann::json progress_json() const;
 
@@ -82,6 +98,7 @@ class Trainer {
   TrainResult result_;
   std::map<std::string, torch::Tensor> best_state_;
   double loss_scale_ = 65536.0;
+  std::unique_ptr<dist::GradientSync> grad_sync_;  // set only with a group of several processes
 };
 
 }  // namespace aft::train

@@ -9,6 +9,7 @@
 #include "aft/data/generators.h"
 #include "aft/methods/job.h"
 #include "aft/methods/registry.h"
+#include "aft/report/html_report.h"
 #include "apps/aft/commands.h"
 
 namespace aft::cli {
@@ -69,6 +70,29 @@ void run_demo(const DemoArgs& a) {
   } else {
     log::info("demo: using the cached source model " + source);
   }
+  // The multi-source method's second source: the same network pretrained on glyphs of other
+  // characters (lower case and digits) in the same fonts.
+  const std::string other_glyphs = data_dir + "/glyphs-other", source2 = runs + "/source-glyphs";
+  if (!fs::exists(other_glyphs)) {
+    log::info("demo: rendering glyphs of other characters to " + other_glyphs);
+    data::GlyphOptions o;
+    o.out = other_glyphs;
+    o.chars = "abcdefghijklmnopqrstuvwxyz0123456789";
+    o.per_font = 1;
+    o.seed = static_cast<uint64_t>(a.seed) + 1;
+    data::write_glyphs(o);
+  }
+  if (!fs::exists(source2 + "/summary.json")) {
+    log::info("demo: pretraining the second source model on glyphs of other characters");
+    auto spec = demo_job(a, "pretrain", other_glyphs, source2);
+    spec.model.model = "resnet18";
+    spec.model.stem = "small";
+    spec.model.width = 0.25;
+    spec.train.epochs = a.pretrain_epochs;
+    methods::run_job(spec);
+  } else {
+    log::info("demo: using the cached second source model " + source2);
+  }
 
   struct Row {
     std::string name;
@@ -89,12 +113,17 @@ void run_demo(const DemoArgs& a) {
     spec.method = info.name;
     spec.method_options = info.make_options();
     if (info.demo_budget) info.demo_budget(*spec.method_options);
-    spec.model.weights = source;
+    if (info.set_sources) {
+      info.set_sources(*spec.method_options, {source, source2});
+    } else {
+      spec.model.weights = source;
+    }
     rows.push_back({info.name, methods::run_job(spec)});
   }
 
   std::cout << "\nSource: resnet18 (small stem, width 0.25) pretrained on Fashion-MNIST; target: "
-            << "26 printed letters, test fonts unseen in training.\n\n"
+            << "26 printed letters, test fonts unseen in training.\nmultisource adds a second source pretrained on "
+            << "lower-case letters and digits.\n\n"
             << std::left << std::setw(12) << "method" << std::right << std::setw(10) << "test acc" << std::setw(10)
             << "val acc" << std::setw(14) << "trainable" << std::setw(10) << "seconds" << "\n";
   for (const auto& r : rows) {
@@ -106,6 +135,10 @@ void run_demo(const DemoArgs& a) {
   }
   std::cout << "\nRuns (config.json, summary.json, metrics.jsonl, model.safetensors) are in " << runs << "/"
             << std::endl;
+  std::vector<std::string> run_dirs = {source, source2};
+  for (const auto& r : rows) run_dirs.push_back(runs + "/" + r.name);
+  report::write_report(run_dirs, a.dir + "/report.html");
+  std::cout << "Report (curves, what each method tuned, comparison): " << a.dir << "/report.html" << std::endl;
 }
 
 }  // namespace

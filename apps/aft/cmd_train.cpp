@@ -2,6 +2,9 @@
 #include <iomanip>
 #include <iostream>
 
+#include "aft/core/device.h"
+#include "aft/dist/env.h"
+#include "aft/dist/process_group.h"
 #include "aft/methods/job.h"
 #include "aft/methods/registry.h"
 #include "apps/aft/cli_options.h"
@@ -13,7 +16,8 @@ namespace {
 struct TrainCommand {
   methods::JobSpec spec;
   std::string preset;
-  std::unique_ptr<FlagBinder> train_flags, model_flags, method_flags;
+  dist::DistOptions dist;
+  std::unique_ptr<FlagBinder> train_flags, model_flags, method_flags, dist_flags;
 };
 
 void print_summary(const nlohmann::json& s, const std::string& out) {
@@ -47,6 +51,8 @@ void add_command(CLI::App& app, const std::string& name, const std::string& meth
   cmd->spec.model.visit(*cmd->model_flags);
   cmd->train_flags = std::make_unique<FlagBinder>(*sub, "Training");
   cmd->spec.train.visit(*cmd->train_flags);
+  cmd->dist_flags = std::make_unique<FlagBinder>(*sub, "Multi-process (torchrun / srun / RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT)");
+  cmd->dist.visit(*cmd->dist_flags);
   if (!pretrain) {
     std::string methods_list;
     for (const auto& m : methods::registry()) methods_list += (methods_list.empty() ? "" : "|") + m.name;
@@ -76,8 +82,14 @@ void add_command(CLI::App& app, const std::string& name, const std::string& meth
     for (const auto& key : cmd->model_flags->given()) spec.explicit_flags.insert(key);
     if (cmd->method_flags) for (const auto& key : cmd->method_flags->given()) spec.explicit_flags.insert(key);
     if (spec.command == "finetune" && sub->count("--method")) spec.explicit_flags.insert("method");
+    // Several processes when launched by torchrun/srun (or with RANK/WORLD_SIZE set): each runs the
+    // whole job on its shard; rank 0 writes the run and prints.
+    const auto env = dist::read_launch_env();
+    if (env.distributed()) {
+      spec.dist = dist::Group::create(env, cmd->dist, parse_device(dist::device_for_rank(spec.train.device, env.local_rank)));
+    }
     const auto summary = methods::run_job(spec);
-    print_summary(summary, spec.out);
+    if (!spec.dist || spec.dist->is_main()) print_summary(summary, spec.out);
   });
 }
 

@@ -19,5 +19,6 @@ std::string method_from_argv(int argc, char** argv);
 void add_demo_command(CLI::App& app);       // aft demo
 void add_soup_command(CLI::App& app);       // aft soup
 void add_decathlon_command(CLI::App& app);  // aft decathlon-score
+void add_report_command(CLI::App& app);     // aft report
 
 }  // namespace aft::cli

@@ -121,4 +121,62 @@ TEST_F(Cli, MissingDataFolder) {
   EXPECT_FALSE(aft::fs::exists(dir_ + "/y/summary.json"));
 }
 
+TEST_F(Cli, ReportWritesOneHtmlFileAndRefusesNonRuns) {
+  if (!aft::fs::exists("/usr/share/javascript/chart.js/chart.min.js")) GTEST_SKIP() << "libjs-chart.js is not installed";
+  const std::string out = dir_ + "/report.html";
+  auto r = run("report " + dir_ + "/src --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find(out), std::string::npos) << "prints the path: " << r.output;
+  const std::string html = aft::fs::read_file(out);
+  EXPECT_NE(html.find("id=\"run0-curves\""), std::string::npos);
+  EXPECT_NE(html.find("Chart.js v"), std::string::npos);
+  EXPECT_TRUE(aft::fs::is_directory(dir_ + "/src/tb")) << "pretraining wrote TensorBoard events";
+
+  aft::fs::remove_all(dir_ + "/bad.html");
+  expect_one_line_error(run("report " + dir_ + "/src /nonexistent/run --out " + dir_ + "/bad.html"), "/nonexistent/run");
+  expect_one_line_error(run("report " + dir_ + "/fm --out " + dir_ + "/bad.html"), "not a finished run directory");
+  expect_one_line_error(run("report " + dir_ + "/src --chart-js /nonexistent/chart.js --out " + dir_ + "/bad.html"),
+                        "libjs-chart.js");
+  EXPECT_FALSE(aft::fs::exists(dir_ + "/bad.html"));
+}
+
+}  // namespace
+
+namespace {
+
+TEST_F(Cli, MultisourceFinetuneEvalPredict) {
+  // Two sources: the Fashion-MNIST model and the same network fine-tuned further (another "domain").
+  auto r = run("finetune --method full --weights " + dir_ + "/src --data " + dir_ + "/fm --out " + dir_ +
+               "/src2 --epochs 1 --batch-size 16 --threads 1 --seed 5 --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run("finetune --method multisource --source resnet18=" + dir_ + "/src --source " + dir_ + "/src2 --frozen 2,5 --data " +
+          dir_ + "/fm --out " + dir_ + "/ms --epochs 1 --batch-size 16 --threads 1 --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("ensemble (summed logits)"), std::string::npos) << r.output;
+  const auto summary = aft::fs::read_json(dir_ + "/ms/summary.json");
+  const auto& report = summary.at("method_report");
+  ASSERT_EQ(report.at("sources").size(), 2u);
+  EXPECT_EQ(report.at("sources")[1].at("frozen"), 5);
+  EXPECT_TRUE(report.at("sources")[0].contains("test_accuracy"));
+  EXPECT_NEAR(report.at("ensemble_test_accuracy").get<double>(), summary.at("test_accuracy").get<double>(), 1e-9);
+  r = run("eval --run " + dir_ + "/ms --json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NEAR(nlohmann::json::parse(r.output).at("accuracy").get<double>(), summary.at("test_accuracy").get<double>(), 1e-9);
+  std::string image;
+  for (const auto& e : std::filesystem::directory_iterator(dir_ + "/fm/test/t-shirt")) { image = e.path(); break; }
+  r = run("predict --run " + dir_ + "/ms --json " + image);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(nlohmann::json::parse(r.output).size(), 1u);
+}
+
+TEST_F(Cli, MultisourceNeedsTwoSourcesAndNoWeights) {
+  expect_one_line_error(run("finetune --method multisource --source " + dir_ + "/src --data " + dir_ + "/fm --out " + dir_ +
+                            "/ms1 --quiet"),
+                        "at least two --source");
+  expect_one_line_error(run("finetune --method multisource --source " + dir_ + "/src --source " + dir_ + "/src --weights " +
+                            dir_ + "/src --data " + dir_ + "/fm --out " + dir_ + "/ms2 --quiet"),
+                        "--weights");
+  EXPECT_FALSE(aft::fs::exists(dir_ + "/ms1/config.json"));
+}
+
 }  // namespace

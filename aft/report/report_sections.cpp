@@ -1,0 +1,242 @@
+// Method sections of the HTML report. Each reads only the keys it needs from method_report and
+// is skipped when they are absent, so reports of older runs and of new methods still render.
+#include <algorithm>
+
+#include "aft/report/report_page.h"
+
+namespace aft::report {
+namespace {
+
+using nlohmann::json;
+
+const json& at_or_null(const json& object, const char* key) {
+  static const json null;
+  return object.is_object() && object.contains(key) ? object.at(key) : null;
+}
+
+bool numeric_array(const json& a) {
+  return a.is_array() && !a.empty() && std::all_of(a.begin(), a.end(), [](const json& v) { return v.is_number(); });
+}
+
+std::string text_of(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+
+json bar_dataset(const std::string& label, json data, json colours) {
+  return {{"label", label}, {"data", std::move(data)}, {"backgroundColor", std::move(colours)}, {"skipNull", true}};
+}
+
+// Contribution: the searched fraction of each unit's parameters that is tuned, and the PSO.
+void contribution(Page& page, const json& mr, const std::string& prefix) {
+  json labels = json::array(), ratios = json::array(), colours = json::array();
+  std::vector<std::string> groups;
+  if (at_or_null(mr, "layers").is_array()) {
+    for (const auto& layer : mr.at("layers")) {
+      if (!layer.is_object() || !at_or_null(layer, "ratio").is_number()) continue;
+      labels.push_back(text_of(at_or_null(layer, "unit")));
+      ratios.push_back(layer.at("ratio"));
+      const std::string group = text_of(at_or_null(layer, "group"));
+      auto it = std::find(groups.begin(), groups.end(), group);
+      if (it == groups.end()) groups.push_back(group), it = groups.end() - 1;
+      colours.push_back(palette(static_cast<size_t>(it - groups.begin())));
+    }
+  } else if (at_or_null(mr, "ratios").is_object()) {
+    for (auto it = mr.at("ratios").begin(); it != mr.at("ratios").end(); ++it) {
+      if (!it.value().is_number()) continue;
+      labels.push_back(it.key());
+      ratios.push_back(it.value());
+      colours.push_back(palette(0));
+    }
+  }
+  if (!labels.empty()) {
+    page.heading(3, "Per-layer tuned ratio (parameter contribution)", prefix + "-ratios");
+    std::string note = "Fraction of each unit's parameters that is fine-tuned; colour = ratio group.";
+    if (at_or_null(mr, "trainable_fraction_backbone").is_number()) {
+      note += " Backbone tuned: " + format_number(mr.at("trainable_fraction_backbone"), 3) + " of its parameters.";
+    }
+    page.paragraph(note, "note");
+    json options = axes("unit", "tuned ratio");
+    options["scales"]["y"]["min"] = 0;
+    options["scales"]["y"]["max"] = 1;
+    options["plugins"]["legend"] = {{"display", false}};
+    page.chart(prefix + "-ratios-chart", "tuned ratio per unit",
+               {{"type", "bar"}, {"data", {{"labels", labels}, {"datasets", {bar_dataset("ratio", ratios, colours)}}}},
+                {"options", options}});
+  }
+  const json& search = at_or_null(mr, "search");
+  if (!numeric_array(at_or_null(search, "gbest_per_iteration"))) return;
+  page.heading(3, "PSO convergence", prefix + "-pso");
+  page.paragraph("Best validation fitness after the initial swarm (iteration 0) and after each iteration; dots are "
+                 "single proxy evaluations.", "note");
+  json gbest = json::array(), evals = json::array();
+  int64_t i = 0;
+  for (const auto& g : search.at("gbest_per_iteration")) gbest.push_back({{"x", i++}, {"y", g}});
+  if (at_or_null(search, "evaluations").is_array()) {
+    for (const auto& e : search.at("evaluations")) {
+      if (at_or_null(e, "fitness").is_number() && at_or_null(e, "iteration").is_number()) {
+        evals.push_back({{"x", e.at("iteration")}, {"y", e.at("fitness")}});
+      }
+    }
+  }
+  json datasets = {{{"label", "gbest"}, {"data", gbest}, {"showLine", true}, {"borderColor", palette(0)},
+                    {"backgroundColor", palette(0)}}};
+  if (!evals.empty()) {
+    datasets.push_back({{"label", "evaluation"}, {"data", evals}, {"borderColor", palette(1)},
+                        {"backgroundColor", palette(1)}, {"pointRadius", 3}});
+  }
+  json options = axes("iteration", "fitness (val)", true);
+  options["scales"]["x"]["ticks"] = {{"stepSize", 1}};
+  page.chart(prefix + "-pso-chart", "PSO gbest per iteration",
+             {{"type", "scatter"}, {"data", {{"datasets", datasets}}}, {"options", options}});
+}
+
+// Partial fine-tuning: the angle each unit moved in a short full fine-tune; chosen units marked.
+void partial(Page& page, const json& mr, const std::string& prefix) {
+  const json& units = at_or_null(at_or_null(mr, "angle_selection"), "units");
+  const json& trainable = at_or_null(mr, "trainable_units");
+  if (!units.is_array() && !trainable.is_array()) return;
+  page.heading(3, "Per-unit angles (partial fine-tuning)", prefix + "-angles");
+  if (units.is_array()) {
+    json labels = json::array(), chosen = json::array(), other = json::array();
+    for (const auto& u : units) {
+      if (!at_or_null(u, "angle").is_number()) continue;
+      labels.push_back(text_of(at_or_null(u, "unit")));
+      const bool is_chosen = at_or_null(u, "chosen").is_boolean() && u.at("chosen").get<bool>();
+      chosen.push_back(is_chosen ? u.at("angle") : json());
+      other.push_back(is_chosen ? json() : u.at("angle"));
+    }
+    const json& sel = mr.at("angle_selection");
+    page.paragraph("Angle between pretrained and briefly fine-tuned weights per unit; the chosen units (k = " +
+                       text_of(at_or_null(sel, "k")) + ", " + text_of(at_or_null(sel, "pick")) +
+                       " first within each group) are the ones fine-tuned.",
+                   "note");
+    json options = axes("unit", "angle");
+    options["scales"]["x"]["stacked"] = true;
+    page.chart(prefix + "-angles-chart", "angle per unit",
+               {{"type", "bar"},
+                {"data", {{"labels", labels},
+                          {"datasets", {bar_dataset("chosen (tuned)", chosen, palette(1)),
+                                        bar_dataset("not chosen (frozen)", other, "#b0b0b0")}}}},
+                {"options", options}});
+  }
+  if (trainable.is_array()) {
+    std::string list;
+    for (const auto& u : trainable) list += (list.empty() ? "" : ", ") + text_of(u);
+    page.paragraph("Tuned units: " + (list.empty() ? std::string("none (head only)") : list), "units");
+  }
+}
+
+// SpotTune: how often each block took its fine-tuned path, and how many blocks an image used.
+void spottune(Page& page, const json& mr, const std::string& prefix) {
+  const json& fraction = at_or_null(mr, "tuned_fraction");
+  if (!numeric_array(fraction)) return;
+  page.heading(3, "Per-block tuned-path usage (SpotTune)", prefix + "-routing");
+  json labels = json::array();
+  const json& blocks = at_or_null(mr, "blocks");
+  for (size_t b = 0; b < fraction.size(); ++b) {
+    labels.push_back(blocks.is_array() && b < blocks.size() ? text_of(blocks[b]) : "block " + std::to_string(b));
+  }
+  std::string note = "Fraction of test images routed through each block's fine-tuned copy.";
+  if (at_or_null(mr, "mean_tuned_blocks").is_number()) {
+    note += " Mean tuned blocks per image: " + format_number(mr.at("mean_tuned_blocks"), 2) + ".";
+  }
+  page.paragraph(note, "note");
+  json options = axes("block", "fraction of images on the tuned path");
+  options["scales"]["y"]["min"] = 0;
+  options["scales"]["y"]["max"] = 1;
+  page.chart(prefix + "-routing-chart", "tuned-path usage per block",
+             {{"type", "bar"}, {"data", {{"labels", labels}, {"datasets", {bar_dataset("tuned path", fraction, palette(2))}}}},
+              {"options", options}});
+  const json& histogram = at_or_null(mr, "tuned_blocks_histogram");
+  if (numeric_array(histogram)) {
+    json counts = json::array();
+    for (size_t k = 0; k < histogram.size(); ++k) counts.push_back(std::to_string(k));
+    page.chart(prefix + "-routing-histogram", "images by number of tuned blocks",
+               {{"type", "bar"},
+                {"data", {{"labels", counts}, {"datasets", {bar_dataset("images", histogram, palette(3))}}}},
+                {"options", axes("tuned blocks per image", "images")}});
+  }
+}
+
+// The accuracies an object carries, by the names aft uses.
+std::vector<std::pair<std::string, json>> accuracies(const json& v) {
+  std::vector<std::pair<std::string, json>> out;
+  if (v.is_number()) return {{"accuracy", v}};
+  for (const char* key : {"test_accuracy", "val_accuracy", "best_val_accuracy", "accuracy"}) {
+    if (at_or_null(v, key).is_number()) out.emplace_back(key, v.at(key));
+  }
+  return out;
+}
+
+std::string source_name(const json& v, size_t index) {
+  for (const char* key : {"name", "source", "label", "weights", "path"}) {
+    if (!at_or_null(v, key).is_string()) continue;
+    // A source given as a run directory or weights file is named by its last component.
+    std::string name = v.at(key).get<std::string>();
+    while (name.size() > 1 && name.back() == '/') name.pop_back();
+    const size_t slash = name.find_last_of('/');
+    return slash == std::string::npos || slash + 1 == name.size() ? name : name.substr(slash + 1);
+  }
+  return "source " + std::to_string(index + 1);
+}
+
+// Multi-source: each source's accuracy beside the ensemble's.
+void multisource(Page& page, const json& mr, const std::string& prefix) {
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, json>>>> bars;
+  for (const char* key : {"sources", "members", "per_source"}) {
+    const json& s = at_or_null(mr, key);
+    if (s.is_array()) {
+      for (size_t i = 0; i < s.size(); ++i) bars.emplace_back(source_name(s[i], i), accuracies(s[i]));
+    } else if (s.is_object()) {
+      for (auto it = s.begin(); it != s.end(); ++it) bars.emplace_back(it.key(), accuracies(it.value()));
+    }
+    if (!bars.empty()) break;
+  }
+  auto ensemble = accuracies(at_or_null(mr, "ensemble"));
+  for (const char* key : {"ensemble_test_accuracy", "ensemble_val_accuracy", "ensemble_accuracy"}) {
+    if (at_or_null(mr, key).is_number()) ensemble.emplace_back(std::string(key).substr(9), mr.at(key));
+  }
+  if (bars.empty() && ensemble.empty()) return;
+  if (!ensemble.empty()) bars.emplace_back("ensemble", ensemble);
+  // One dataset per accuracy kind present anywhere (test, val, ...).
+  std::vector<std::string> kinds;
+  for (const auto& [name, accs] : bars) {
+    for (const auto& [kind, value] : accs) {
+      if (std::find(kinds.begin(), kinds.end(), kind) == kinds.end()) kinds.push_back(kind);
+    }
+  }
+  page.heading(3, "Per-source and ensemble accuracy (multi-source)", prefix + "-sources");
+  json labels = json::array(), datasets = json::array();
+  for (const auto& [name, accs] : bars) labels.push_back(name);
+  for (size_t k = 0; k < kinds.size(); ++k) {
+    json data = json::array(), colours = json::array();
+    for (const auto& [name, accs] : bars) {
+      json value;
+      for (const auto& [kind, v] : accs) {
+        if (kind == kinds[k]) value = v;
+      }
+      data.push_back(value);
+      colours.push_back(name == "ensemble" ? "#222222" : palette(k));
+    }
+    datasets.push_back(bar_dataset(kinds[k], data, colours));
+  }
+  json options = axes("model", "accuracy");
+  options["scales"]["y"]["min"] = 0;
+  options["scales"]["y"]["max"] = 1;
+  page.chart(prefix + "-sources-chart", "accuracy per source and of the ensemble",
+             {{"type", "bar"}, {"data", {{"labels", labels}, {"datasets", datasets}}}, {"options", options}});
+}
+
+}  // namespace
+
+void add_method_sections(Page& page, const RunFiles& run, const std::string& prefix) {
+  const json& mr = at_or_null(run.summary, "method_report");
+  contribution(page, mr, prefix);
+  partial(page, mr, prefix);
+  spottune(page, mr, prefix);
+  multisource(page, mr, prefix);
+  if (mr.is_object() && !mr.empty()) {
+    page.raw("<details class=\"raw\"><summary>method_report (all of summary.json's findings)</summary><pre>" +
+             html_escape(mr.dump(2, ' ', false, json::error_handler_t::replace)) + "</pre></details>\n");
+  }
+}
+
+}  // namespace aft::report

@@ -1,0 +1,187 @@
+// The aft binary as several processes on loopback, launched as torchrun would (RANK,
+// WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT): data-parallel fine-tuning reaches the
+// weights of one process, a parallel search has the one-process history, and a dead or hung
+// worker ends the job with one clear error line within --dist-timeout.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "aft/core/fs.h"
+#include "aft/models/safetensors.h"
+#include "tests/dist/dist_test_util.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct Proc {
+  pid_t pid = -1;
+  std::string log;
+};
+
+Proc spawn(const std::string& args, const std::map<std::string, std::string>& env, const std::string& log) {
+  Proc p{fork(), log};
+  if (p.pid == 0) {
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    const std::string cmd = "exec " + std::string(AFT_BINARY) + " " + args + " > " + log + " 2>&1";
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return p;
+}
+
+// Exit code, or -1 if still running after `seconds` (then it is killed), -2 for a signal.
+int wait_for(const Proc& p, double seconds) {
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < end) {
+    int status = 0;
+    if (waitpid(p.pid, &status, WNOHANG) == p.pid) return WIFEXITED(status) ? WEXITSTATUS(status) : -2;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  kill(p.pid, SIGKILL);
+  waitpid(p.pid, nullptr, 0);
+  return -1;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::map<std::string, std::string> rank_env(int rank, int world, int port) {
+  return {{"RANK", std::to_string(rank)}, {"WORLD_SIZE", std::to_string(world)}, {"LOCAL_RANK", std::to_string(rank)},
+          {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)}};
+}
+
+class DistCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = ::testing::TempDir() + "/aft_dist_cli_test";
+    aft::fs::remove_all(dir_);
+    aft::fs::create_directories(dir_);
+    ASSERT_EQ(one("data fashion-mnist --out " + dir_ + "/fm --classes 0,1,2 --per-class 16 --test-per-class 4", "data"), 0);
+    ASSERT_EQ(one("pretrain --model resnet18 --stem small --width 0.125 --data " + dir_ + "/fm --out " + dir_ +
+                      "/src --epochs 1 --batch-size 16 --threads 1 --quiet",
+                  "pretrain"),
+              0);
+  }
+  static int one(const std::string& args, const std::string& name) {
+    const int code = wait_for(spawn(args, {}, dir_ + "/" + name + ".log"), 300);
+    if (code != 0) ADD_FAILURE() << read_text(dir_ + "/" + name + ".log");
+    return code;
+  }
+  // Runs `args` as `world` ranks; returns each rank's exit code (logs in dir_/name.rankR.log).
+  static std::vector<int> ranks(const std::string& args, int world, const std::string& name) {
+    const int port = aft::testing::free_port();
+    std::vector<Proc> procs;
+    for (int r = 0; r < world; ++r) {
+      procs.push_back(spawn(args, rank_env(r, world, port), dir_ + "/" + name + ".rank" + std::to_string(r) + ".log"));
+    }
+    std::vector<int> codes;
+    for (auto& p : procs) codes.push_back(wait_for(p, 300));
+    return codes;
+  }
+  static std::string finetune(const std::string& out, const std::string& extra) {
+    return "finetune --weights " + dir_ + "/src --data " + dir_ + "/fm --out " + dir_ + "/" + out +
+           " --threads 1 --workers 1 --seed 3 --quiet " + extra;
+  }
+  static std::string dir_;
+};
+std::string DistCli::dir_;
+
+TEST_F(DistCli, TwoProcessesFineTuneToTheWeightsOfOne) {
+  // Batch-norm statistics are frozen (with DDP each rank normalises by its own shard), 48
+  // training images split evenly into global batches of 8, and gradient masks (ratio 0.5)
+  // apply to the averaged gradient.
+  const std::string recipe = "--method contribution --ratio 0.5 --freeze-bn-stats --val-fraction 0 --epochs 2 --batch-size 8";
+  ASSERT_EQ(one(finetune("single", recipe), "single"), 0);
+  const auto codes = ranks(finetune("double", recipe), 2, "double");
+  ASSERT_EQ(codes, (std::vector<int>{0, 0})) << read_text(dir_ + "/double.rank0.log") << read_text(dir_ + "/double.rank1.log");
+
+  const auto a = aft::safetensors::read(dir_ + "/single/model.safetensors").tensors;
+  const auto b = aft::safetensors::read(dir_ + "/double/model.safetensors").tensors;
+  ASSERT_EQ(a.size(), b.size());
+  double worst = 0;
+  for (const auto& [name, t] : a) {
+    worst = std::max(worst, (t.to(torch::kFloat64) - b.at(name).to(torch::kFloat64)).abs().max().item<double>());
+  }
+  EXPECT_LT(worst, 1e-4);
+  const auto s1 = aft::fs::read_json(dir_ + "/single/summary.json");
+  const auto s2 = aft::fs::read_json(dir_ + "/double/summary.json");
+  EXPECT_EQ(s1.at("test_accuracy"), s2.at("test_accuracy"));
+  EXPECT_EQ(aft::fs::read_json(dir_ + "/double/config.json").at("processes"), 2);
+  // Rank 0 alone prints the summary.
+  EXPECT_NE(read_text(dir_ + "/double.rank0.log").find("test accuracy"), std::string::npos);
+  EXPECT_EQ(read_text(dir_ + "/double.rank1.log"), "");
+}
+
+TEST_F(DistCli, TwoProcessSearchHasTheHistoryOfOne) {
+  const std::string recipe = "--method contribution --search-preset fast --particles 3 --iterations 2 --proxy-epochs 2 "
+                             "--pso-order synchronous --epochs 1 --batch-size 8";
+  ASSERT_EQ(one(finetune("search1", recipe), "search1"), 0);
+  const auto codes = ranks(finetune("search2", recipe), 2, "search2");
+  ASSERT_EQ(codes, (std::vector<int>{0, 0})) << read_text(dir_ + "/search2.rank0.log") << read_text(dir_ + "/search2.rank1.log");
+  auto h1 = aft::fs::read_json(dir_ + "/search1/summary.json").at("method_report").at("search");
+  auto h2 = aft::fs::read_json(dir_ + "/search2/summary.json").at("method_report").at("search");
+  EXPECT_EQ(h2.at("processes"), 2);
+  ASSERT_EQ(h1.at("evaluations").size(), 9u);
+  for (auto* h : {&h1, &h2}) {
+    for (auto& e : h->at("evaluations")) e.erase("seconds");  // wall time is the only difference
+    h->erase("seconds");
+    h->erase("processes");
+  }
+  EXPECT_EQ(h1, h2);
+}
+
+// Starts a long 2-process run and returns once rank 0 has finished an epoch (so both are training).
+std::vector<Proc> start_long_run(const std::string& dir, const std::string& args) {
+  const int port = aft::testing::free_port();
+  std::vector<Proc> procs;
+  for (int r = 0; r < 2; ++r) procs.push_back(spawn(args, rank_env(r, 2, port), dir + ".rank" + std::to_string(r) + ".log"));
+  const auto end = Clock::now() + std::chrono::seconds(120);
+  while (Clock::now() < end && !aft::fs::exists(dir + "/metrics.jsonl")) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  return procs;
+}
+
+TEST_F(DistCli, AKilledWorkerEndsTheJobWithAClearError) {
+  auto procs = start_long_run(dir_ + "/killed", finetune("killed", "--method full --epochs 500 --batch-size 8 --dist-timeout 30"));
+  ASSERT_TRUE(aft::fs::exists(dir_ + "/killed/metrics.jsonl")) << read_text(dir_ + "/killed.rank0.log");
+  kill(procs[1].pid, SIGKILL);
+  waitpid(procs[1].pid, nullptr, 0);
+  const auto start = Clock::now();
+  const int code = wait_for(procs[0], 60);
+  const double waited = std::chrono::duration<double>(Clock::now() - start).count();
+  const auto log = read_text(dir_ + "/killed.rank0.log");
+  EXPECT_GT(code, 0) << log;
+  EXPECT_LT(waited, 40.0);
+  EXPECT_NE(log.find("aft: error: distributed"), std::string::npos) << log;
+}
+
+TEST_F(DistCli, AHungWorkerEndsTheJobWithinTheTimeout) {
+  auto procs = start_long_run(dir_ + "/hung", finetune("hung", "--method full --epochs 500 --batch-size 8 --dist-timeout 4"));
+  ASSERT_TRUE(aft::fs::exists(dir_ + "/hung/metrics.jsonl")) << read_text(dir_ + "/hung.rank0.log");
+  kill(procs[1].pid, SIGSTOP);
+  const auto start = Clock::now();
+  const int code = wait_for(procs[0], 60);
+  const double waited = std::chrono::duration<double>(Clock::now() - start).count();
+  kill(procs[1].pid, SIGKILL);
+  waitpid(procs[1].pid, nullptr, 0);
+  const auto log = read_text(dir_ + "/hung.rank0.log");
+  EXPECT_GT(code, 0) << log;
+  EXPECT_LT(waited, 20.0);
+  EXPECT_NE(log.find("aft: error: distributed"), std::string::npos) << log;
+  EXPECT_NE(log.find("--dist-timeout 4"), std::string::npos) << log;
+}
+
+}  // namespace

@@ -1,0 +1,126 @@
+// Collectives, gradient averaging and failure handling of aft::dist on loopback, with the
+// ranks as threads of this process (fast; the multi-process CLI tests are in tests/apps/aft).
+#include "aft/dist/process_group.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "aft/core/error.h"
+#include "aft/dist/grad_sync.h"
+#include "tests/dist/dist_test_util.h"
+
+namespace {
+
+using aft::testing::run_ranks;
+
+TEST(ProcessGroup, OneProcessFormsNoGroup) {
+  aft::dist::LaunchEnv env;
+  EXPECT_EQ(aft::dist::Group::create(env, {}), nullptr);
+  EXPECT_TRUE(aft::dist::backend_available("gloo"));
+}
+
+TEST(ProcessGroup, AllReduceBroadcastAndSum) {
+  run_ranks(3, 30, [](aft::dist::Group& g) {
+    EXPECT_EQ(g.world(), 3);
+    EXPECT_EQ(g.backend(), "gloo");
+    auto t = torch::full({4}, static_cast<float>(g.rank() + 1));
+    g.allreduce_sum(t);
+    EXPECT_TRUE(torch::equal(t, torch::full({4}, 6.0f)));
+    auto b = torch::full({2, 2}, static_cast<double>(g.rank()));
+    g.broadcast(b, 1);
+    EXPECT_TRUE(torch::equal(b, torch::full({2, 2}, 1.0, torch::kFloat64)));
+    const auto s = g.sum({1.0, static_cast<double>(g.rank()), 0.5});
+    EXPECT_EQ(s, (std::vector<double>{3.0, 3.0, 1.5}));
+    g.barrier();
+  });
+}
+
+TEST(GradientSync, AveragesBucketsAndKeepsAbsentGradientsAbsent) {
+  run_ranks(2, 30, [](aft::dist::Group& g) {
+    // Four parameters over several tiny buckets: a is present on both ranks, b on rank 1 only,
+    // c nowhere, d (float64) on both.
+    auto a = torch::zeros({3, 2}, torch::requires_grad());
+    auto b = torch::zeros({5}, torch::requires_grad());
+    auto c = torch::zeros({2}, torch::requires_grad());
+    auto d = torch::zeros({2}, torch::dtype(torch::kFloat64).requires_grad(true));
+    a.mutable_grad() = torch::full({3, 2}, g.rank() == 0 ? 1.0f : 3.0f);
+    if (g.rank() == 1) b.mutable_grad() = torch::full({5}, 4.0f);
+    d.mutable_grad() = torch::full({2}, static_cast<double>(g.rank()), torch::kFloat64);
+    aft::dist::GradientSync sync(std::shared_ptr<aft::dist::Group>(&g, [](aft::dist::Group*) {}), {a, b, c, d},
+                                 /*bucket_bytes=*/16);
+    EXPECT_GE(sync.buckets(), 3u);
+    sync.average();
+    EXPECT_TRUE(torch::allclose(a.grad(), torch::full({3, 2}, 2.0f)));
+    ASSERT_TRUE(b.grad().defined());
+    EXPECT_TRUE(torch::allclose(b.grad(), torch::full({5}, 2.0f)));
+    EXPECT_FALSE(c.grad().defined());
+    EXPECT_TRUE(torch::allclose(d.grad(), torch::full({2}, 0.5, torch::kFloat64)));
+  });
+}
+
+TEST(GradientSync, BroadcastModuleCopiesRankZero) {
+  run_ranks(2, 30, [](aft::dist::Group& g) {
+    torch::manual_seed(static_cast<uint64_t>(g.rank()) + 7);
+    torch::nn::Sequential net(torch::nn::Linear(3, 4), torch::nn::BatchNorm1d(4));
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& buf : net->buffers()) buf.fill_(g.rank() + 1);
+    }
+    aft::dist::broadcast_module(g, *net);
+    auto flat = torch::cat({net->parameters()[0].reshape(-1), net->parameters()[1].reshape(-1)});
+    auto copy = flat.clone();
+    g.broadcast(copy, 0);
+    EXPECT_TRUE(torch::equal(flat, copy));
+    for (auto& buf : net->buffers()) EXPECT_EQ(buf.reshape(-1)[0].item<double>(), 1.0);
+  });
+}
+
+TEST(ProcessGroup, AHungPeerIsAClearErrorWithinTheTimeout) {
+  std::string message;
+  double waited = 0;
+  run_ranks(2, 2.0, [&](aft::dist::Group& g) {
+    if (g.rank() == 1) {
+      std::this_thread::sleep_for(std::chrono::seconds(4));  // never joins the all-reduce in time
+      return;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    auto t = torch::ones({8});
+    try {
+      g.allreduce_sum(t);
+    } catch (const aft::Error& e) {
+      message = e.what();
+    }
+    waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  });
+  EXPECT_NE(message.find("distributed all-reduce failed on rank 0 of 2"), std::string::npos) << message;
+  EXPECT_NE(message.find("--dist-timeout 2"), std::string::npos) << message;
+  EXPECT_LT(waited, 4.0);
+}
+
+TEST(ProcessGroup, AMissingPeerFailsTheRendezvousWithinTheTimeout) {
+  aft::dist::DistOptions options;
+  options.timeout = 1.5;
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    aft::dist::Group::create(aft::testing::loopback_env(0, 2, aft::testing::free_port()), options);
+    FAIL() << "rendezvous without rank 1 succeeded";
+  } catch (const aft::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("distributed rendezvous at 127.0.0.1:"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10.0);
+}
+
+TEST(DistOptions, Validation) {
+  aft::dist::DistOptions o;
+  o.timeout = 0;
+  EXPECT_THROW(o.validate(), aft::Error);
+  o.timeout = 5;
+  o.backend = "mpi";
+  EXPECT_THROW(o.validate(), aft::Error);
+}
+
+}  // namespace
