@@ -24,6 +24,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 # A private profile: runs in parallel or as root must not share (or lock) a user profile.
 flags=(--headless --disable-gpu --no-sandbox --disable-dev-shm-usage --no-first-run --hide-scrollbars
+       --disable-background-networking --disable-component-update --disable-sync --disable-quic
        --user-data-dir="$work/profile" --enable-logging=stderr --v=0 --virtual-time-budget=10000)
 
 timeout 120 "$browser" "${flags[@]}" --dump-dom "file://$report" >"$work/dom.html" 2>"$work/log.txt"

@@ -13,6 +13,7 @@ packages=(
   dataset-fashion-mnist
   fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-noto-mono
   libprotobuf-dev libboost-dev libjs-chart.js
+  chromium
 )
 
 missing=()

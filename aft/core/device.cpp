@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <thread>
 
 #include "aft/core/error.h"
@@ -30,8 +31,13 @@ torch::Device parse_device(const std::string& spec) {
 }
 
 void set_threads(int threads) {
-  // Debian's LibTorch starts with one intra-op thread; 0 means "use every core".
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Debian's LibTorch starts with one intra-op thread; 0 means "use every core", unless
+  // OMP_NUM_THREADS says otherwise (as in PyTorch, so one variable bounds a whole job).
+  if (threads <= 0) {
+    const char* omp = std::getenv("OMP_NUM_THREADS");
+    const int from_env = omp != nullptr ? std::atoi(omp) : 0;
+    threads = from_env > 0 ? from_env : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
   torch::set_num_threads(threads);
 }
 

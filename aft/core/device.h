@@ -8,7 +8,7 @@ namespace aft {
 
 // "auto" picks cuda:0 when available, else cpu; "cuda:N" is checked against the device count.
 torch::Device parse_device(const std::string& spec);
-// Sets LibTorch's intra-op threads (0: one per core).
+// Sets LibTorch's intra-op threads (0: OMP_NUM_THREADS if set, else one per core).
 void set_threads(int threads);
 // Seeds LibTorch's CPU (and CUDA) generators.
 void seed_everything(uint64_t seed);

@@ -36,6 +36,7 @@ class PresetTransform : public Transform {
 
   int64_t output_size() const override { return r_.size; }
   std::string describe() const override { return r_.name; }
+  bool random() const override { return r_.random_resized_crop || r_.flip || r_.window == Window::kRandom; }
 
   int64_t min_side_hint() const override {
     // A RandomResizedCrop may keep only sqrt(0.08) of the shorter side; decoding at least

@@ -26,6 +26,9 @@ class Transform {
   // Shorter side the transform needs from the decoder (0: full size); see decode_image().
   virtual int64_t min_side_hint() const { return 0; }
   virtual std::string describe() const = 0;  // e.g. "RandomResizedCrop(224)+Flip+Normalize"
+  // True when the output depends on the generator (augmentation): the same image can give a
+  // different tensor each epoch.
+  virtual bool random() const = 0;
 };
 
 using TransformPtr = std::shared_ptr<const Transform>;

@@ -33,6 +33,39 @@ train::TrainOptions proxy_options(const train::TrainOptions& run, int64_t epochs
   return o;
 }
 
+search::PsoOptions reference_pso_options(int64_t particles, int64_t iterations, double prune_margin, uint64_t seed,
+                                         const std::string& order, const dist::Group* group) {
+  auto o = search::PsoOptions::paper();
+  o.particles = particles;
+  o.iterations = iterations;
+  o.inertia_drop = iterations > 0 ? 0.7 / static_cast<double>(iterations) : 0.0;
+  o.prune_margin = prune_margin;
+  o.seed = seed;
+  o.order = search::resolve_pso_order(order, group);
+  return o;
+}
+
+double proxy_fitness(Method& method, const train::TrainOptions& recipe, const train::TrainData& data,
+                     const search::EvalInfo& info) {
+  train::TrainerHooks hooks;
+  hooks.label = "search";
+  hooks.quiet = true;
+  hooks.run_test = false;
+  hooks.after_epoch = [&](int64_t epoch, double val_accuracy) { return info.epoch_done(epoch, val_accuracy); };
+  train::Trainer trainer(method, recipe, data, hooks);
+  return trainer.fit().best_val_accuracy;
+}
+
+std::string evaluation_line(const search::PsoEvaluation& e, const search::PsoResult& r, int64_t total,
+                            const std::string& what) {
+  std::ostringstream line;
+  line << "search " << r.history.size() << "/" << total << " (iteration " << e.iteration << ", particle "
+       << e.particle << "): val acc " << std::fixed << std::setprecision(4) << e.fitness << " after "
+       << e.curve.size() << " epoch(s)" << (e.pruned ? " [pruned]" : "") << ", gbest " << r.gbest_fitness << " | "
+       << what << " | " << log::format_seconds(e.seconds);
+  return line.str();
+}
+
 namespace {
 
 std::string short_ratios(const std::vector<double>& x) {
@@ -43,14 +76,39 @@ std::string short_ratios(const std::vector<double>& x) {
   return out.str();
 }
 
-nlohmann::json evaluation_json(const search::PsoEvaluation& e) {
-  return {{"iteration", e.iteration}, {"particle", e.particle}, {"ratios", e.position},
-          {"fitness", e.fitness},     {"proxy_epochs", static_cast<int64_t>(e.curve.size())},
-          {"val_curve", e.curve},     {"pruned", e.pruned},
-          {"seconds", e.seconds}};
-}
-
 }  // namespace
+
+nlohmann::json pso_search_report(const search::PsoResult& result, const search::PsoOptions& pso, int64_t proxy_epochs,
+                                 double proxy_fraction, const train::TrainData& proxy, const PrepareContext& context,
+                                 const std::string& position_key,
+                                 const std::function<void(const search::PsoEvaluation&, nlohmann::json&)>& describe) {
+  int64_t proxy_epochs_run = 0;
+  nlohmann::json evaluations = nlohmann::json::array();
+  for (const auto& e : result.history) {
+    nlohmann::json j = {{"iteration", e.iteration}, {"particle", e.particle},
+                        {position_key, e.position}, {"fitness", e.fitness},
+                        {"proxy_epochs", static_cast<int64_t>(e.curve.size())},
+                        {"val_curve", e.curve},     {"pruned", e.pruned},
+                        {"seconds", e.seconds}};
+    if (describe) describe(e, j);
+    evaluations.push_back(std::move(j));
+    proxy_epochs_run += static_cast<int64_t>(e.curve.size());
+  }
+  return {{"particles", pso.particles},
+          {"iterations", pso.iterations},
+          {"proxy_epochs", proxy_epochs},
+          {"proxy_fraction", proxy_fraction},
+          {"proxy_train_images", proxy.splits.train_indices.size()},
+          {"early_stop_margin", pso.prune_margin},
+          {"pso_order", pso.order == search::PsoOrder::synchronous ? "synchronous" : "sequential"},
+          {"processes", context.dist ? context.dist->world() : 1},
+          {"evaluations_run", result.history.size()},
+          {"proxy_epochs_run", proxy_epochs_run},
+          {"seconds", result.seconds},
+          {"gbest_fitness", result.gbest_fitness},
+          {"gbest_per_iteration", result.gbest_per_iteration},
+          {"evaluations", evaluations}};
+}
 
 SearchOutcome search_ratios(std::shared_ptr<const ContributionBasis> basis, const ContributionOptions& options,
                             const SearchBudget& budget, PrepareContext& context) {
@@ -63,13 +121,8 @@ SearchOutcome search_ratios(std::shared_ptr<const ContributionBasis> basis, cons
 
   std::vector<search::PsoDimension> dims;
   for (const auto& g : basis->layout.groups) dims.push_back({g, 0.0, 1.0, 0.2});
-  auto pso_options = search::PsoOptions::paper();
-  pso_options.particles = budget.particles;
-  pso_options.iterations = budget.iterations;
-  pso_options.inertia_drop = budget.iterations > 0 ? 0.7 / static_cast<double>(budget.iterations) : 0.0;
-  pso_options.prune_margin = budget.early_stop_margin;
-  pso_options.seed = static_cast<uint64_t>(run.seed);
-  pso_options.order = search::resolve_pso_order(options.pso_order, context.dist.get());
+  const auto pso_options = reference_pso_options(budget.particles, budget.iterations, budget.early_stop_margin,
+                                                 static_cast<uint64_t>(run.seed), options.pso_order, context.dist.get());
 
   ContributionOptions proxy_method_options = options;
   const int64_t total = budget.particles * (budget.iterations + 1);
@@ -78,54 +131,23 @@ SearchOutcome search_ratios(std::shared_ptr<const ContributionBasis> basis, cons
     method.use_ratios(basis, basis->layout.unit_ratios(position));
     // fresh_model reseeds, so every particle gets the same head and the same data order.
     method.attach(context.fresh_model());
-    train::TrainerHooks hooks;
-    hooks.label = "search";
-    hooks.quiet = true;
-    hooks.run_test = false;
-    hooks.after_epoch = [&](int64_t epoch, double val_accuracy) { return info.epoch_done(epoch, val_accuracy); };
-    train::Trainer trainer(method, recipe, data, hooks);
-    return trainer.fit().best_val_accuracy;
+    return proxy_fitness(method, recipe, data, info);
   };
   search::Pso pso(dims, pso_options);
   pso.on_evaluation = [&](const search::PsoEvaluation& e, const search::PsoResult& r) {
-    if (context.quiet) return;
-    std::ostringstream line;
-    line << "search " << r.history.size() << "/" << total << " (iteration " << e.iteration << ", particle "
-         << e.particle << "): val acc " << std::fixed << std::setprecision(4) << e.fitness << " after "
-         << e.curve.size() << " epoch(s)" << (e.pruned ? " [pruned]" : "") << ", gbest " << r.gbest_fitness << " | "
-         << short_ratios(e.position) << " | " << log::format_seconds(e.seconds);
-    log::info(line.str());
+    if (!context.quiet) log::info(evaluation_line(e, r, total, short_ratios(e.position)));
   };
   // Each rank trains its share of an iteration's particles alone (no data parallelism inside a
   // fitness run); with one process this is the plain loop.
   const auto result = pso.run_batched(search::spread_over_ranks(context.dist, fitness));
 
-  int64_t proxy_epochs_run = 0;
-  nlohmann::json evaluations = nlohmann::json::array();
-  for (const auto& e : result.history) {
-    evaluations.push_back(evaluation_json(e));
-    proxy_epochs_run += static_cast<int64_t>(e.curve.size());
-  }
   SearchOutcome out;
   out.group_ratios = result.gbest_position;
-  out.report = {{"preset", options.search_preset},
-                {"ratio_groups", budget.ratio_groups},
-                {"dimensions", basis->layout.groups},
-                {"particles", budget.particles},
-                {"iterations", budget.iterations},
-                {"proxy_epochs", budget.proxy_epochs},
-                {"proxy_fraction", budget.proxy_fraction},
-                {"proxy_train_images", data.splits.train_indices.size()},
-                {"early_stop_margin", budget.early_stop_margin},
-                {"pso_order", pso_options.order == search::PsoOrder::synchronous ? "synchronous" : "sequential"},
-                {"processes", context.dist ? context.dist->world() : 1},
-                {"evaluations_run", result.history.size()},
-                {"proxy_epochs_run", proxy_epochs_run},
-                {"seconds", result.seconds},
-                {"gbest_fitness", result.gbest_fitness},
-                {"gbest_ratios", result.gbest_position},
-                {"gbest_per_iteration", result.gbest_per_iteration},
-                {"evaluations", evaluations}};
+  out.report = pso_search_report(result, pso_options, budget.proxy_epochs, budget.proxy_fraction, data, context, "ratios");
+  out.report["preset"] = options.search_preset;
+  out.report["ratio_groups"] = budget.ratio_groups;
+  out.report["dimensions"] = basis->layout.groups;
+  out.report["gbest_ratios"] = result.gbest_position;
   return out;
 }
 

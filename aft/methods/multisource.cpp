@@ -19,95 +19,6 @@
 
 namespace aft::methods {
 
-void MultiSourceOptions::visit(OptionVisitor& v) {
-  v.field("source", "a source model, ARCH=WEIGHTS or WEIGHTS (arch from its metadata); give it once per source (N >= 2)",
-          sources);
-  v.field("frozen", "frozen layer units per source, K1,K2,... (0 = fully tuned); empty: searched by PSO", frozen);
-  v.field("collab-weight", "lambda, weight of the collaborative term (0: the sources train independently)",
-          collab_weight);
-  v.field("freeze-bn-stats", "frozen units' batch norms keep their running statistics (the reference updates them)",
-          freeze_bn_stats);
-  v.field("search-preset", "paper (10 particles, 5 iterations, 5 proxy epochs) | fast (4, 2, 2 on half the data, pruning)",
-          search_preset);
-  v.field("particles", "PSO particles (0: the preset's)", particles);
-  v.field("iterations", "PSO iterations after the initial swarm (-1: the preset's)", iterations);
-  v.field("proxy-epochs", "epochs of each fitness run (0: the preset's)", proxy_epochs);
-  v.field("proxy-fraction", "fraction of the training split each fitness run uses (0: the preset's)", proxy_fraction);
-  v.field("early-stop-margin",
-          "stop a fitness run whose validation accuracy falls this far behind gbest's at the same epoch "
-          "(<0: the preset's; >=1: never)",
-          early_stop_margin);
-  v.field("pso-order",
-          "sequential (the reference: each particle sees the gbest of the one before) | synchronous "
-          "(one iteration's particles evaluated in parallel over the processes) | auto (synchronous with several "
-          "processes)",
-          pso_order);
-}
-
-namespace {
-
-std::vector<int64_t> parse_frozen(const std::string& text) {
-  std::vector<int64_t> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    size_t used = 0;
-    int64_t k = -1;
-    try {
-      k = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    check(used == item.size() && !item.empty() && k >= 0, "--frozen ", text, ": '", item,
-          "' is not a non-negative integer");
-    out.push_back(k);
-  }
-  return out;
-}
-
-}  // namespace
-
-void MultiSourceOptions::validate() const {
-  check(sources.size() >= 2, "--method multisource needs at least two --source ARCH=WEIGHTS (got ", sources.size(), ")");
-  if (!frozen.empty()) {
-    const auto k = parse_frozen(frozen);
-    check(k.size() == sources.size(), "--frozen ", frozen, " gives ", k.size(), " counts for ", sources.size(),
-          " sources");
-  }
-  check(collab_weight >= 0 && std::isfinite(collab_weight), "--collab-weight ", collab_weight, ": expected >= 0");
-  check_choice("--search-preset", search_preset, {"paper", "fast"});
-  check(proxy_fraction >= 0 && proxy_fraction <= 1, "--proxy-fraction ", proxy_fraction, ": expected (0, 1]");
-  check_choice("--pso-order", pso_order, {"auto", "sequential", "synchronous"});
-}
-
-SourceSpec parse_source(const std::string& text) {
-  SourceSpec s;
-  const auto eq = text.find('=');
-  if (eq != std::string::npos && eq > 0 && !fs::exists(text)) {
-    s.arch = text.substr(0, eq);
-    s.weights = text.substr(eq + 1);
-  } else {
-    s.weights = text;
-  }
-  check(!s.weights.empty(), "--source ", text, ": no weights file");
-  if (fs::is_directory(s.weights)) s.weights += "/model.safetensors";
-  check(fs::exists(s.weights), "--source ", text, ": no such file ", s.weights);
-  return s;
-}
-
-MultiSourceBudget resolve_budget(const MultiSourceOptions& o) {
-  MultiSourceBudget b;
-  // fast: 12 evaluations of at most 2 epochs on half the data, hopeless ones pruned —
-  // at most 24 proxy epochs against the paper's 300.
-  if (o.search_preset == "fast") b = {4, 2, 2, 0.5, 0.05};
-  if (o.particles > 0) b.particles = o.particles;
-  if (o.iterations >= 0) b.iterations = o.iterations;
-  if (o.proxy_epochs > 0) b.proxy_epochs = o.proxy_epochs;
-  if (o.proxy_fraction > 0) b.proxy_fraction = o.proxy_fraction;
-  if (o.early_stop_margin >= 0) b.early_stop_margin = o.early_stop_margin >= 1 ? -1 : o.early_stop_margin;
-  return b;
-}
-
 torch::Tensor collaborative_loss(const std::vector<torch::Tensor>& logits, const torch::Tensor& labels, double lambda,
                                  const LossFn& task_loss) {
   check(!logits.empty(), "collaborative_loss: no logits");
@@ -164,8 +75,62 @@ void MultiSourceMethod::set_frozen(std::vector<int64_t> k) {
   frozen_ = std::move(k);
 }
 
+void MultiSourceMethod::setup_cache(const train::TrainData* data) {
+  if (options_.cache_frozen == "off") return;
+  if (data == nullptr || !data->train_transform) {
+    cache_state_ = "off (no task data)";
+  } else if (data->train_transform->random()) {
+    cache_state_ = "off: the training transform augments (" + data->train_transform->describe() + ")";
+  } else {
+    cache_ = std::make_shared<PrefixCache>(options_.cache_mb << 20);
+    cache_state_ = "on";
+  }
+}
+
+int64_t MultiSourceMethod::cacheable_pieces(models::VisionModel& member) const {
+  if (!cache_) return 0;
+  const auto params = member.named_parameters(true);
+  const auto buffers = member.named_buffers(true);
+  int64_t pieces = 0;
+  for (int64_t i = 0; i < member.piece_count(); ++i) {
+    bool any = false, fixed = true;
+    for (const auto& p : params) {
+      if (!member.in_piece(p.key(), i)) continue;
+      any = true;
+      fixed = fixed && !p.value().requires_grad();
+    }
+    // Batch norms that update their statistics in train mode change the piece every step.
+    for (const auto& b : buffers) {
+      const auto& name = b.key();
+      const bool stats = name.size() > 13 && name.compare(name.size() - 13, 13, ".running_mean") == 0;
+      if (stats && member.in_piece(name, i) && !options_.freeze_bn_stats) fixed = false;
+    }
+    if (!any || !fixed) break;
+    pieces = i + 1;
+  }
+  return pieces;
+}
+
+std::vector<torch::Tensor> MultiSourceMethod::all_logits(const torch::Tensor& images) {
+  if (!cache_) return ensemble_->all_logits(images);
+  std::vector<torch::Tensor> out;
+  const auto& members = ensemble_->members();
+  for (size_t j = 0; j < members.size(); ++j) {
+    auto& m = *members[j];
+    const int64_t c = cached_pieces_[j];
+    if (c == 0) {
+      out.push_back(m.forward(images));
+      continue;
+    }
+    const auto prefix = cache_->run(m, static_cast<int64_t>(j), c, images);
+    out.push_back(m.head(m.trunk_end(m.run_pieces(prefix, c, m.piece_count()))));
+  }
+  return out;
+}
+
 void MultiSourceMethod::prepare(PrepareContext& context) {
   resolve_sources(context.num_classes, context.image_size);
+  setup_cache(context.data);
   if (!frozen_.empty()) return;
   check(context.data != nullptr && context.train_options != nullptr, "multisource search: no task data");
   check(!context.data->splits.val_indices.empty(),
@@ -181,14 +146,8 @@ void MultiSourceMethod::prepare(PrepareContext& context) {
     dims.push_back({"source" + std::to_string(j) + " " + configs_[j].arch, 0.0,
                     static_cast<double>(unit_counts_[j] - 1), 5.0});
   }
-  auto pso_options = search::PsoOptions::paper();
-  pso_options.particles = budget.particles;
-  pso_options.iterations = budget.iterations;
-  // The reference: inertia falls linearly from 1.4 to 0.7 over the iterations.
-  pso_options.inertia_drop = budget.iterations > 0 ? 0.7 / static_cast<double>(budget.iterations) : 0.0;
-  pso_options.prune_margin = budget.early_stop_margin;
-  pso_options.seed = static_cast<uint64_t>(run.seed);
-  pso_options.order = search::resolve_pso_order(options_.pso_order, context.dist.get());
+  const auto pso_options = reference_pso_options(budget.particles, budget.iterations, budget.early_stop_margin,
+                                                 static_cast<uint64_t>(run.seed), options_.pso_order, context.dist.get());
 
   auto to_k = [&](const std::vector<double>& x) {
     std::vector<int64_t> k;
@@ -203,26 +162,17 @@ void MultiSourceMethod::prepare(PrepareContext& context) {
     proxy.configs_ = configs_;
     proxy.unit_counts_ = unit_counts_;
     proxy.set_frozen(to_k(position));
+    proxy.cache_ = cache_;
+    proxy.cache_state_ = cache_state_;
     proxy.build_own_model({context.num_classes, context.image_size, true, static_cast<uint64_t>(run.seed)});
-    train::TrainerHooks hooks;
-    hooks.label = "search";
-    hooks.quiet = true;
-    hooks.run_test = false;
-    hooks.after_epoch = [&](int64_t epoch, double val_accuracy) { return info.epoch_done(epoch, val_accuracy); };
-    train::Trainer trainer(proxy, recipe, data, hooks);
-    return trainer.fit().best_val_accuracy;
+    return proxy_fitness(proxy, recipe, data, info);
   };
   search::Pso pso(dims, pso_options);
   pso.on_evaluation = [&](const search::PsoEvaluation& e, const search::PsoResult& r) {
     if (context.quiet) return;
-    std::ostringstream line;
-    line << "search " << r.history.size() << "/" << total << " (iteration " << e.iteration << ", particle "
-         << e.particle << "): frozen";
-    for (auto k : to_k(e.position)) line << " " << k;
-    line << ": val acc " << std::fixed << std::setprecision(4) << e.fitness << " after " << e.curve.size()
-         << " epoch(s)" << (e.pruned ? " [pruned]" : "") << ", gbest " << r.gbest_fitness << " | "
-         << log::format_seconds(e.seconds);
-    log::info(line.str());
+    std::string k = "frozen";
+    for (auto v : to_k(e.position)) k += " " + std::to_string(v);
+    log::info(evaluation_line(e, r, total, k));
   };
   const auto result = pso.run_batched(search::spread_over_ranks(context.dist, fitness));
   frozen_ = to_k(result.gbest_position);
@@ -230,37 +180,11 @@ void MultiSourceMethod::prepare(PrepareContext& context) {
     log::warn("multisource search: no particle reached a validation accuracy above 0; using its gbest position anyway");
   }
 
-  int64_t proxy_epochs_run = 0;
-  nlohmann::json evaluations = nlohmann::json::array();
-  for (const auto& e : result.history) {
-    evaluations.push_back({{"iteration", e.iteration},
-                           {"particle", e.particle},
-                           {"position", e.position},
-                           {"frozen", to_k(e.position)},
-                           {"fitness", e.fitness},
-                           {"proxy_epochs", static_cast<int64_t>(e.curve.size())},
-                           {"val_curve", e.curve},
-                           {"pruned", e.pruned},
-                           {"seconds", e.seconds}});
-    proxy_epochs_run += static_cast<int64_t>(e.curve.size());
-  }
-  search_ = {{"preset", options_.search_preset},
-             {"pso_order", pso_options.order == search::PsoOrder::synchronous ? "synchronous" : "sequential"},
-             {"processes", context.dist ? context.dist->world() : 1},
-             {"particles", budget.particles},
-             {"iterations", budget.iterations},
-             {"proxy_epochs", budget.proxy_epochs},
-             {"proxy_fraction", budget.proxy_fraction},
-             {"proxy_train_images", data.splits.train_indices.size()},
-             {"early_stop_margin", budget.early_stop_margin},
-             {"evaluations_run", result.history.size()},
-             {"proxy_epochs_run", proxy_epochs_run},
-             {"seconds", result.seconds},
-             {"gbest_fitness", result.gbest_fitness},
-             {"gbest_position", result.gbest_position},
-             {"gbest_frozen", frozen_},
-             {"gbest_per_iteration", result.gbest_per_iteration},
-             {"evaluations", evaluations}};
+  search_ = pso_search_report(result, pso_options, budget.proxy_epochs, budget.proxy_fraction, data, context, "position",
+                              [&](const search::PsoEvaluation& e, nlohmann::json& j) { j["frozen"] = to_k(e.position); });
+  search_["preset"] = options_.search_preset;
+  search_["gbest_position"] = result.gbest_position;
+  search_["gbest_frozen"] = frozen_;
 }
 
 void MultiSourceMethod::build_own_model(const OwnModelSpec& spec) {
@@ -283,6 +207,7 @@ void MultiSourceMethod::build_own_model(const OwnModelSpec& spec) {
 
   first_tuned_.clear();
   frozen_norms_.clear();
+  cached_pieces_.clear();
   for (size_t j = 0; j < members.size(); ++j) {
     const auto& m = members[j];
     const auto units = m->units(models::UnitLevel::layer);
@@ -298,6 +223,7 @@ void MultiSourceMethod::build_own_model(const OwnModelSpec& spec) {
       }
     }
   }
+  for (const auto& m : members) cached_pieces_.push_back(cacheable_pieces(*m));
 }
 
 std::map<std::string, std::string> MultiSourceMethod::own_model_metadata() const {
@@ -325,7 +251,7 @@ std::vector<ParamGroup> MultiSourceMethod::param_groups() {
 }
 
 torch::Tensor MultiSourceMethod::predict(const torch::Tensor& images) {
-  auto logits = ensemble_->all_logits(images);
+  auto logits = all_logits(images);
   if (eval_split_ == "test") {
     member_logits_ = logits;
   }
@@ -336,7 +262,7 @@ torch::Tensor MultiSourceMethod::predict(const torch::Tensor& images) {
 
 StepOutput MultiSourceMethod::train_step(const torch::Tensor& images, const torch::Tensor& labels,
                                          const LossFn& task_loss) {
-  auto logits = ensemble_->all_logits(images);
+  auto logits = all_logits(images);
   auto loss = collaborative_loss(logits, labels, options_.collab_weight, task_loss);
   auto sum = logits[0].detach();
   for (size_t j = 1; j < logits.size(); ++j) sum = sum + logits[j].detach();
@@ -412,7 +338,17 @@ nlohmann::json MultiSourceMethod::report() {
     if (j < member_test_accuracy_.size()) s["test_accuracy"] = member_test_accuracy_[j];
     sources.push_back(s);
   }
+  // Totals over the search's proxies and the final training, which share the cache.
+  nlohmann::json cache = {{"state", cache_state_}, {"cached_pieces", cached_pieces_}};
+  if (cache_) {
+    const auto& s = cache_->stats();
+    cache["hits"] = s.hits;
+    cache["misses"] = s.misses;
+    cache["entries"] = s.entries;
+    cache["megabytes"] = static_cast<double>(s.bytes) / (1 << 20);
+  }
   nlohmann::json r = {{"sources", sources},
+                      {"frozen_cache", cache},
                       {"collab_weight", options_.collab_weight},
                       {"freeze_bn_stats", options_.freeze_bn_stats},
                       {"frozen_given", !options_.searches()},

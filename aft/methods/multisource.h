@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "aft/methods/prefix_cache.h"
 #include "aft/methods/registry.h"
 
 namespace aft::methods {
@@ -26,6 +27,8 @@ struct MultiSourceOptions : Options {
   double proxy_fraction = 0;           // 0: the preset's
   double early_stop_margin = -1;       // <0: the preset's; >=1 never prunes
   std::string pso_order = "auto";      // auto|sequential|synchronous (search/parallel.h)
+  std::string cache_frozen = "auto";   // auto|off: keep frozen prefixes' outputs across epochs
+  int64_t cache_mb = 2048;             // memory the cache may fill
 
   void visit(OptionVisitor& v) override;
   void validate() const override;
@@ -39,6 +42,8 @@ struct SourceSpec {
 };
 // Parses ARCH=WEIGHTS or WEIGHTS; throws naming the flag on a missing file.
 SourceSpec parse_source(const std::string& text);
+// Parses --frozen K1,K2,...; throws naming the bad item.
+std::vector<int64_t> parse_frozen(const std::string& text);
 
 // The search settings after applying --search-preset and the explicit overrides.
 struct MultiSourceBudget {
@@ -94,9 +99,18 @@ class MultiSourceMethod : public Method {
   // Frozen counts, first tuned units and the test accuracy of each source alone and of the
   // ensemble (filled during the test pass), as a compact text table.
   std::string table() const;
+  // Per source, the leading trunk pieces served from the frozen-output cache (0: none).
+  const std::vector<int64_t>& cached_pieces() const { return cached_pieces_; }
+  const PrefixCache* cache() const { return cache_.get(); }
 
  private:
   void resolve_sources(int64_t classes, int64_t image_size);
+  // Turns the cache on when --cache-frozen allows it and the training images never vary.
+  void setup_cache(const train::TrainData* data);
+  // The wholly frozen leading pieces of a member whose outputs stay fixed (0 without a cache).
+  int64_t cacheable_pieces(models::VisionModel& member) const;
+  // Every member's logits, the cached prefixes read from the cache.
+  std::vector<torch::Tensor> all_logits(const torch::Tensor& images);
 
   MultiSourceOptions options_;
   std::vector<SourceSpec> specs_;
@@ -106,6 +120,10 @@ class MultiSourceMethod : public Method {
   std::vector<std::string> first_tuned_;
   std::shared_ptr<SourceEnsemble> ensemble_;
   std::vector<std::shared_ptr<torch::nn::Module>> frozen_norms_;
+  // Shared with the search's proxies: the frozen pieces are the same pretrained weights.
+  std::shared_ptr<PrefixCache> cache_;
+  std::string cache_state_ = "off (--cache-frozen off)";
+  std::vector<int64_t> cached_pieces_;
   nlohmann::json search_ = nullptr;
   // Per-member correct counts during the current evaluation pass ("test" only).
   std::string eval_split_;

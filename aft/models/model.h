@@ -49,6 +49,16 @@ class VisionModel : public torch::nn::Module {
   virtual std::string head_prefix() const = 0;
   // Replaces the classifier with a freshly initialised one for `num_classes` outputs.
   virtual void replace_head(int64_t num_classes) = 0;
+
+  // The trunk as a chain of pieces, for methods that run part of it on its own (a cached
+  // frozen prefix): features(x) == trunk_end(run_pieces(x, 0, piece_count())). ResNet: the
+  // stem, then each residual block; ViT: the patch embedding (class token, positions), then
+  // each encoder layer.
+  virtual int64_t piece_count() const = 0;
+  virtual torch::Tensor run_pieces(torch::Tensor x, int64_t begin, int64_t end) = 0;
+  virtual torch::Tensor trunk_end(torch::Tensor x) = 0;
+  // Whether a parameter or buffer name belongs to piece i.
+  virtual bool in_piece(const std::string& name, int64_t piece) const = 0;
   const ModelConfig& config() const { return config_; }
 
  protected:

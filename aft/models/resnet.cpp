@@ -204,10 +204,19 @@ torch::Tensor ResNet::pool(torch::Tensor x) {
   return torch::adaptive_avg_pool2d(x, {1, 1}).flatten(1);
 }
 
-torch::Tensor ResNet::features(torch::Tensor x) {
-  x = stem(x);
-  for (auto& block : blocks_) x = block->forward(x);
-  return pool(x);
+torch::Tensor ResNet::features(torch::Tensor x) { return pool(run_pieces(x, 0, piece_count())); }
+
+torch::Tensor ResNet::run_pieces(torch::Tensor x, int64_t begin, int64_t end) {
+  check(0 <= begin && begin <= end && end <= piece_count(), config_.arch, ": pieces [", begin, ", ", end, ") of ",
+        piece_count());
+  for (int64_t i = begin; i < end; ++i) x = i == 0 ? stem(x) : blocks_[static_cast<size_t>(i - 1)]->forward(x);
+  return x;
+}
+
+bool ResNet::in_piece(const std::string& name, int64_t piece) const {
+  const auto under = [&](const std::string& prefix) { return name.rfind(prefix + ".", 0) == 0; };
+  if (piece == 0) return under("conv1") || under("bn1");
+  return piece > 0 && piece < piece_count() && under(block_names_[static_cast<size_t>(piece - 1)]);
 }
 
 void ResNet::replace_head(int64_t num_classes) {

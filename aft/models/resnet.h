@@ -84,6 +84,10 @@ class ResNet : public VisionModel {
   std::vector<TunableUnit> units(UnitLevel level) const override;
   std::string head_prefix() const override { return "fc"; }
   void replace_head(int64_t num_classes) override;
+  int64_t piece_count() const override { return static_cast<int64_t>(blocks_.size()) + 1; }
+  torch::Tensor run_pieces(torch::Tensor x, int64_t begin, int64_t end) override;
+  torch::Tensor trunk_end(torch::Tensor x) override { return pool(x); }
+  bool in_piece(const std::string& name, int64_t piece) const override;
 
   // The pieces of features(), for methods that route blocks themselves (SpotTune):
   // features(x) == pool(run every block in order on stem(x)).

@@ -133,11 +133,28 @@ VisionTransformer::VisionTransformer(const ModelConfig& config) : VisionModel(co
 torch::Tensor VisionTransformer::features(torch::Tensor x) {
   check(x.dim() == 4 && x.size(2) == config_.image_size && x.size(3) == config_.image_size, config_.arch,
         ": expected input [N, 3, ", config_.image_size, ", ", config_.image_size, "], got ", x.sizes());
-  const int64_t n = x.size(0);
-  x = conv_proj_->forward(x).flatten(2).transpose(1, 2);  // [N, H*W, D]
-  x = torch::cat({class_token_.expand({n, -1, -1}), x}, 1) + pos_embedding_;
-  for (auto& layer : layers_) x = layer->forward(x);
-  return ln_->forward(x).select(1, 0);
+  return trunk_end(run_pieces(x, 0, piece_count()));
+}
+
+torch::Tensor VisionTransformer::run_pieces(torch::Tensor x, int64_t begin, int64_t end) {
+  check(0 <= begin && begin <= end && end <= piece_count(), config_.arch, ": pieces [", begin, ", ", end, ") of ",
+        piece_count());
+  for (int64_t i = begin; i < end; ++i) {
+    if (i == 0) {
+      const int64_t n = x.size(0);
+      x = conv_proj_->forward(x).flatten(2).transpose(1, 2);  // [N, H*W, D]
+      x = torch::cat({class_token_.expand({n, -1, -1}), x}, 1) + pos_embedding_;
+    } else {
+      x = layers_[static_cast<size_t>(i - 1)]->forward(x);
+    }
+  }
+  return x;
+}
+
+bool VisionTransformer::in_piece(const std::string& name, int64_t piece) const {
+  if (piece == 0) return name.rfind("conv_proj.", 0) == 0 || name == "class_token" || name == "encoder.pos_embedding";
+  return piece > 0 && piece < piece_count() &&
+         name.rfind("encoder.layers.encoder_layer_" + std::to_string(piece - 1) + ".", 0) == 0;
 }
 
 void VisionTransformer::replace_head(int64_t num_classes) {

@@ -58,6 +58,10 @@ class VisionTransformer : public VisionModel {
   std::vector<TunableUnit> units(UnitLevel level) const override;
   std::string head_prefix() const override { return "heads.head"; }
   void replace_head(int64_t num_classes) override;
+  int64_t piece_count() const override { return static_cast<int64_t>(layers_.size()) + 1; }
+  torch::Tensor run_pieces(torch::Tensor x, int64_t begin, int64_t end) override;
+  torch::Tensor trunk_end(torch::Tensor x) override { return ln_->forward(x).select(1, 0); }
+  bool in_piece(const std::string& name, int64_t piece) const override;
   const VitShape& shape() const { return shape_; }
 
  private:

@@ -30,7 +30,7 @@ void TrainOptions::visit(OptionVisitor& v) {
   v.field("shots", "training images per class (0 = all)", shots);
   v.field("keep-best", "restore the best-validation epoch's weights before testing", keep_best);
   v.field("seed", "random seed (data order, augmentation, initialisation)", seed);
-  v.field("threads", "compute threads (0 = all cores)", threads);
+  v.field("threads", "compute threads (0 = OMP_NUM_THREADS if set, else all cores)", threads);
   v.field("workers", "data loader threads", workers);
   v.field("device", "auto|cpu|cuda|cuda:N", device);
   v.field("skip-bad", "skip unreadable images (counted) instead of failing", skip_bad);

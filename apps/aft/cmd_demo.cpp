@@ -58,18 +58,22 @@ void run_demo(const DemoArgs& a) {
     o.seed = static_cast<uint64_t>(a.seed);
     data::write_glyphs(o);
   }
-  const std::string source = runs + "/source";
-  if (!fs::exists(source + "/summary.json")) {
-    log::info("demo: pretraining the source model on Fashion-MNIST");
-    auto spec = demo_job(a, "pretrain", fmnist, source);
+  // Source models are the demo's small ResNet pretrained on a source task, cached.
+  auto pretrain_source = [&](const std::string& data, const std::string& out, const std::string& what) {
+    if (fs::exists(out + "/summary.json")) {
+      log::info("demo: using the cached source model " + out);
+      return;
+    }
+    log::info("demo: pretraining a source model on " + what);
+    auto spec = demo_job(a, "pretrain", data, out);
     spec.model.model = "resnet18";
     spec.model.stem = "small";
     spec.model.width = 0.25;
     spec.train.epochs = a.pretrain_epochs;
     methods::run_job(spec);
-  } else {
-    log::info("demo: using the cached source model " + source);
-  }
+  };
+  const std::string source = runs + "/source";
+  pretrain_source(fmnist, source, "Fashion-MNIST");
   // The multi-source method's second source: the same network pretrained on glyphs of other
   // characters (lower case and digits) in the same fonts.
   const std::string other_glyphs = data_dir + "/glyphs-other", source2 = runs + "/source-glyphs";
@@ -82,17 +86,7 @@ void run_demo(const DemoArgs& a) {
     o.seed = static_cast<uint64_t>(a.seed) + 1;
     data::write_glyphs(o);
   }
-  if (!fs::exists(source2 + "/summary.json")) {
-    log::info("demo: pretraining the second source model on glyphs of other characters");
-    auto spec = demo_job(a, "pretrain", other_glyphs, source2);
-    spec.model.model = "resnet18";
-    spec.model.stem = "small";
-    spec.model.width = 0.25;
-    spec.train.epochs = a.pretrain_epochs;
-    methods::run_job(spec);
-  } else {
-    log::info("demo: using the cached second source model " + source2);
-  }
+  pretrain_source(other_glyphs, source2, "glyphs of other characters");
 
   struct Row {
     std::string name;

@@ -62,6 +62,94 @@ TEST(GradientSync, AveragesBucketsAndKeepsAbsentGradientsAbsent) {
   });
 }
 
+// The gradient each rank should end with: the mean over ranks' data, computed locally.
+std::vector<torch::Tensor> expected_average(torch::nn::Sequential net, const std::vector<torch::Tensor>& inputs) {
+  std::vector<torch::Tensor> sum;
+  for (const auto& x : inputs) {
+    net->zero_grad();
+    net->forward(x).pow(2).mean().backward();
+    for (size_t i = 0; i < net->parameters().size(); ++i) {
+      const auto g = net->parameters()[i].grad().clone();
+      if (sum.size() <= i) {
+        sum.push_back(g);
+      } else {
+        sum[i] += g;
+      }
+    }
+  }
+  for (auto& g : sum) g /= static_cast<double>(inputs.size());
+  return sum;
+}
+
+TEST(GradientSync, BucketsStartDuringBackwardAndAverageExactly) {
+  run_ranks(2, 30, [](aft::dist::Group& g) {
+    torch::manual_seed(11);
+    torch::nn::Sequential net(torch::nn::Linear(6, 8), torch::nn::Tanh(), torch::nn::Linear(8, 8), torch::nn::Tanh(),
+                              torch::nn::Linear(8, 2));
+    torch::manual_seed(12);
+    const std::vector<torch::Tensor> inputs = {torch::randn({5, 6}), torch::randn({5, 6})};
+    auto reference = torch::nn::Sequential(torch::nn::Linear(6, 8), torch::nn::Tanh(), torch::nn::Linear(8, 8),
+                                           torch::nn::Tanh(), torch::nn::Linear(8, 2));
+    {
+      torch::NoGradGuard no_grad;
+      for (size_t i = 0; i < net->parameters().size(); ++i) reference->parameters()[i].copy_(net->parameters()[i]);
+    }
+    const auto expected = expected_average(reference, inputs);
+    // Tiny buckets: one or two parameters each, so several can start before backward ends.
+    aft::dist::GradientSync sync(std::shared_ptr<aft::dist::Group>(&g, [](aft::dist::Group*) {}), net->parameters(),
+                                 /*bucket_bytes=*/64);
+    ASSERT_GE(sync.buckets(), 3u);
+    for (int step = 0; step < 3; ++step) {
+      net->zero_grad();
+      net->forward(inputs[static_cast<size_t>(g.rank())]).pow(2).mean().backward();
+      sync.average();
+      for (size_t i = 0; i < expected.size(); ++i) {
+        EXPECT_TRUE(torch::allclose(net->parameters()[i].grad(), expected[i], 1e-6, 1e-7)) << "step " << step << " " << i;
+      }
+      // The first backward only learns the graph; from then on buckets start during backward.
+      if (step == 0) EXPECT_EQ(sync.overlapped_last_step(), 0u);
+      if (step > 0) EXPECT_GT(sync.overlapped_last_step(), 0u);
+      EXPECT_TRUE(sync.overlapping());
+    }
+  });
+}
+
+TEST(GradientSync, GradientsAccumulatedOverTwoBackwardsWaitForBoth) {
+  // A weight used twice in one graph reaches its accumulator once (autograd sums first), but
+  // two backward passes before average() (accumulation over micro-batches) reach it twice:
+  // a bucket started after the first would miss the second.
+  run_ranks(2, 30, [](aft::dist::Group& g) {
+    torch::manual_seed(3);
+    auto w = torch::randn({4, 4}, torch::requires_grad());
+    auto b = torch::randn({4}, torch::requires_grad());
+    auto loss = [&](float v) {
+      const auto in = torch::full({2, 4}, v);
+      return torch::tanh(torch::tanh(in.matmul(w) + b).matmul(w)).sum();  // w twice
+    };
+    // Expected: the mean over ranks of each rank's two micro-batches, computed here.
+    torch::Tensor gw = torch::zeros({4, 4}), gb = torch::zeros({4});
+    for (int r = 0; r < 2; ++r) {
+      for (int half = 0; half < 2; ++half) {
+        auto grads = torch::autograd::grad({loss(static_cast<float>(r + 1 + 10 * half))}, {w, b});
+        gw += grads[0] / 2;
+        gb += grads[1] / 2;
+      }
+    }
+    aft::dist::GradientSync sync(std::shared_ptr<aft::dist::Group>(&g, [](aft::dist::Group*) {}), {w, b},
+                                 /*bucket_bytes=*/16);
+    for (int step = 0; step < 2; ++step) {
+      w.mutable_grad() = torch::Tensor();
+      b.mutable_grad() = torch::Tensor();
+      for (int half = 0; half < 2; ++half) loss(static_cast<float>(g.rank() + 1 + 10 * half)).backward();
+      sync.average();
+      EXPECT_TRUE(torch::allclose(w.grad(), gw, 1e-5, 1e-6)) << step;
+      EXPECT_TRUE(torch::allclose(b.grad(), gb, 1e-5, 1e-6)) << step;
+      EXPECT_FALSE(sync.overlapping());
+      EXPECT_EQ(sync.overlapped_last_step(), 0u);
+    }
+  });
+}
+
 TEST(GradientSync, BroadcastModuleCopiesRankZero) {
   run_ranks(2, 30, [](aft::dist::Group& g) {
     torch::manual_seed(static_cast<uint64_t>(g.rank()) + 7);

@@ -236,6 +236,63 @@ TEST_F(MultiSource, SearchIsReproducibleAndReportsItsHistory) {
   EXPECT_EQ(s1.at("gbest_frozen").get<std::vector<int64_t>>(), k1);
 }
 
+TEST_F(MultiSource, FrozenOutputsAreCachedOnlyWhenTheyCannotChange) {
+  auto task = aft::testing::tiny_task();
+  task.train_transform = aft::data::make_preset("none", true, 16);  // no augmentation
+  task.eval_transform = aft::data::make_preset("none", false, 16);
+  const auto opts = aft::testing::tiny_options(2);
+  auto run = [&](const std::string& mode, bool freeze_bn, const aft::train::TrainData& data) {
+    auto o = options("9,5");
+    o.freeze_bn_stats = freeze_bn;
+    o.cache_frozen = mode;
+    auto m = std::make_shared<MultiSourceMethod>(o);
+    aft::methods::PrepareContext ctx;
+    ctx.data = &data;
+    ctx.train_options = &opts;
+    ctx.quiet = true;
+    ctx.num_classes = 3;
+    ctx.image_size = 16;
+    m->prepare(ctx);
+    m->build_own_model({3, 16, true, 0});
+    aft::train::TrainerHooks hooks;
+    hooks.quiet = true;
+    const auto result = aft::train::Trainer(*m, opts, data, hooks).fit();
+    return std::make_pair(m, result);
+  };
+  const auto [cached, r1] = run("auto", true, task);
+  const auto [plain, r2] = run("off", true, task);
+  // 9 layer units of resnet18 = the stem and layer1.0 .. layer2.1 (5 pieces); 5 = stem, layer1.*.
+  EXPECT_EQ(cached->cached_pieces(), (std::vector<int64_t>{5, 3}));
+  ASSERT_NE(cached->cache(), nullptr);
+  // Per source: the first epoch and its validation pass compute every image, the second
+  // epoch and its validation pass read them all, the test pass computes the test images.
+  const auto stats = cached->cache()->stats();
+  const auto seen = static_cast<int64_t>(task.splits.train_indices.size() + task.splits.val_indices.size());
+  EXPECT_EQ(stats.hits, 2 * seen);
+  EXPECT_EQ(stats.misses, 2 * (seen + static_cast<int64_t>(task.splits.test_indices.size())));
+  EXPECT_EQ(plain->cache(), nullptr);
+  EXPECT_EQ(plain->cached_pieces(), (std::vector<int64_t>{0, 0}));
+  // The same training, to rounding: the cache changes where the prefix is computed, not what.
+  auto a = cached->module()->named_parameters(true);
+  double worst = 0;
+  for (const auto& p : plain->module()->named_parameters(true)) {
+    worst = std::max(worst, (p.value() - a[p.key()]).abs().max().item<double>());
+  }
+  EXPECT_LT(worst, 1e-4);
+  EXPECT_NEAR(r1.test_accuracy, r2.test_accuracy, 1e-9);
+  EXPECT_EQ(cached->report().at("frozen_cache").at("state"), "on");
+
+  // Batch norms that keep updating their statistics (the reference) make every piece change.
+  const auto [updating, r3] = run("auto", false, task);
+  EXPECT_EQ(updating->cached_pieces(), (std::vector<int64_t>{0, 0}));
+  // Augmented inputs never repeat: off, saying why.
+  const auto augmented = aft::testing::tiny_task();
+  const auto [aug, r4] = run("auto", true, augmented);
+  EXPECT_EQ(aug->cache(), nullptr);
+  const std::string state = aug->report().at("frozen_cache").at("state");
+  EXPECT_NE(state.find("augments"), std::string::npos) << state;
+}
+
 TEST_F(MultiSource, BadOptionsNameTheProblem) {
   MultiSourceOptions one;
   one.sources = {dir_ + "/src0.safetensors"};

@@ -111,12 +111,25 @@ TEST_F(DistCli, TwoProcessesFineTuneToTheWeightsOfOne) {
 
   const auto a = aft::safetensors::read(dir_ + "/single/model.safetensors").tensors;
   const auto b = aft::safetensors::read(dir_ + "/double/model.safetensors").tensors;
+  const auto start = aft::safetensors::read(dir_ + "/src/model.safetensors").tensors;
   ASSERT_EQ(a.size(), b.size());
-  double worst = 0;
+  // Measured against how far training moved the weights. The two runs differ only in the
+  // order of floating-point sums, but Fashion-MNIST's flat black background makes whole
+  // regions of an activation map share one pre-activation value: when that value sits within
+  // rounding of a ReLU's kink, a 1e-8 difference switches all of them at once (seen here: one
+  // rank's layer3.0.bn1 bias gradient 2% apart at one step, the other rank's exact). A real
+  // data-parallel fault (a shard missing, a wrong average) moves weights by the order of the
+  // training itself.
+  double worst = 0, moved = 0;
   for (const auto& [name, t] : a) {
-    worst = std::max(worst, (t.to(torch::kFloat64) - b.at(name).to(torch::kFloat64)).abs().max().item<double>());
+    const auto single = t.to(torch::kFloat64);
+    worst = std::max(worst, (single - b.at(name).to(torch::kFloat64)).abs().max().item<double>());
+    if (start.count(name) && start.at(name).sizes() == t.sizes() && t.is_floating_point()) {
+      moved = std::max(moved, (single - start.at(name).to(torch::kFloat64)).abs().max().item<double>());
+    }
   }
-  EXPECT_LT(worst, 1e-4);
+  ASSERT_GT(moved, 1e-3) << "the runs did not train";
+  EXPECT_LT(worst, 0.05 * moved) << "max difference " << worst << ", max movement " << moved;
   const auto s1 = aft::fs::read_json(dir_ + "/single/summary.json");
   const auto s2 = aft::fs::read_json(dir_ + "/double/summary.json");
   EXPECT_EQ(s1.at("test_accuracy"), s2.at("test_accuracy"));

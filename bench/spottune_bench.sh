@@ -1,0 +1,44 @@
+#!/bin/bash
+# SpotTune on the benchmark task (issue #7): the demo's resnet18 source fine-tuned on the
+# glyph task with plain SpotTune and Global-k for several K, against full fine-tuning, with
+# routing statistics (mean tuned blocks per image, per-block tuned-path usage), and an HTML
+# report (aft report) whose per-block usage chart is the routing picture, also drawn alone as
+# usage.svg.
+# Usage: bench/spottune_bench.sh [AFT_BINARY] ; env: DEMO=bench-out/transfer/seed0 EPOCHS=5 KS="2 4 6"
+#        OUT=bench-out/spottune
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+aft="${1:-$here/../build/aft}"
+demo="${DEMO:-$here/../bench-out/transfer/seed0}"
+epochs="${EPOCHS:-5}"
+out="${OUT:-$here/../bench-out/spottune}"
+[ -f "$demo/runs/source/model.safetensors" ] || { echo "no demo at $demo"; exit 1; }
+mkdir -p "$out"
+common=(--weights "$demo/runs/source" --data "$demo/data/glyphs" --epochs "$epochs" --lr 0.05 --batch-size 64
+        --schedule cosine --quiet --overwrite)
+"$aft" finetune --method full --out "$out/full" "${common[@]}" > "$out/full.log" 2>&1
+"$aft" finetune --method spottune --out "$out/spottune" "${common[@]}" > "$out/spottune.log" 2>&1
+runs=("$out/full" "$out/spottune")
+for k in ${KS:-2 4 6}; do
+  "$aft" finetune --method spottune --global-k "$k" --out "$out/global-k$k" "${common[@]}" > "$out/global-k$k.log" 2>&1
+  runs+=("$out/global-k$k")
+done
+"$aft" report "${runs[@]}" --out "$out/report.html" > /dev/null
+# The routing picture as a standalone SVG (docs/spottune_usage.svg is this file from the last run).
+/usr/bin/python3 "$here/usage_svg.py" "$out/usage.svg" "${runs[@]}"
+/usr/bin/python3 - "${runs[@]}" <<'PY'
+import json, os, sys
+print("| run | test acc | val acc | mean tuned blocks / image | per-block tuned-path usage (test) | seconds |")
+print("|---|---|---|---|---|---|")
+for run in sys.argv[1:]:
+    s = json.load(open(os.path.join(run, "summary.json")))
+    r = s.get("method_report", {})
+    usage = r.get("tuned_fraction", "")
+    if isinstance(usage, dict):
+        usage = " ".join("%.2f" % v for v in usage.values())
+    elif isinstance(usage, list):
+        usage = " ".join("%.2f" % (v if isinstance(v, (int, float)) else v.get("tuned_fraction", 0)) for v in usage)
+    mean = r.get("mean_tuned_blocks", "")
+    print("| %s | %.4f | %.4f | %s | %s | %.1f |" % (os.path.basename(run), s["test_accuracy"], s["best_val_accuracy"],
+          "%.2f" % mean if isinstance(mean, (int, float)) else "-", usage or "-", s["seconds"]))
+PY
