@@ -69,8 +69,10 @@ torch::Tensor PrefixCache::run(models::VisionModel& model, int64_t tag, int64_t 
     const auto index = torch::tensor(missing, torch::kLong).to(images.device());
     const auto computed = model.run_pieces(all ? images : images.index_select(0, index), 0, pieces);
     for (size_t m = 0; m < missing.size(); ++m) {
-      // A copy of its own: a view would keep the whole batch's output alive.
-      auto row = computed[static_cast<int64_t>(m)].clone();
+      // Views into the batch's output: one allocation per batch, not per image (thousands of
+      // small blocks fragment the heap). A row dropped by the budget leaves at most one batch
+      // of unused rows alive.
+      auto row = computed[static_cast<int64_t>(m)];
       const auto i = static_cast<size_t>(missing[m]);
       rows[i] = row;
       const int64_t size = row.numel() * static_cast<int64_t>(row.element_size());

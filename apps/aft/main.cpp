@@ -5,10 +5,12 @@
 
 #include "aft/core/device.h"
 #include "aft/core/error.h"
+#include "aft/core/memory.h"
 #include "aft/core/version.h"
 #include "apps/aft/commands.h"
 
 int main(int argc, char** argv) {
+  const std::string allocator = aft::keep_freed_memory();
   CLI::App app{"aft: adaptive fine-tuning of pretrained vision models (ResNet, ViT)"};
   app.require_subcommand(0, 1);
   app.fallthrough();
@@ -28,7 +30,7 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
     if (show_version) {
       aft::set_threads(0);
-      std::cout << aft::version_report() << std::endl;
+      std::cout << aft::version_report() << "\nmalloc " << allocator << std::endl;
     } else if (app.get_subcommands().empty()) {
       std::cout << app.help() << std::endl;
     }

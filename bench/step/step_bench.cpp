@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "aft/core/device.h"
+#include "aft/core/memory.h"
 #include "aft/core/error.h"
 #include "aft/data/dataset.h"
 #include "aft/data/transforms.h"
@@ -284,6 +285,7 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  aft::keep_freed_memory();  // as the aft binary does at start-up
   try {
     return run(argc, argv);
   } catch (const std::exception& e) {

@@ -100,6 +100,16 @@ class MultiSource : public ::testing::Test {
     m->build_own_model({3, 16, true, seed});
     return m;
   }
+  // What run_job hands prepare(): the task, the recipe, and the tiny models' shape.
+  static aft::methods::PrepareContext context(const aft::train::TrainData& data, const aft::train::TrainOptions& opts) {
+    aft::methods::PrepareContext ctx;
+    ctx.data = &data;
+    ctx.train_options = &opts;
+    ctx.quiet = true;
+    ctx.num_classes = 3;
+    ctx.image_size = 16;
+    return ctx;
+  }
   static std::map<std::string, torch::Tensor> snapshot(torch::nn::Module& module) {
     std::map<std::string, torch::Tensor> out;
     for (const auto& p : module.named_parameters(true)) out[p.key()] = p.value().detach().clone();
@@ -207,12 +217,7 @@ TEST_F(MultiSource, SearchIsReproducibleAndReportsItsHistory) {
     o.iterations = 1;
     o.proxy_epochs = 1;
     MultiSourceMethod method(o);
-    aft::methods::PrepareContext ctx;
-    ctx.data = &task;
-    ctx.train_options = &run_opts;
-    ctx.quiet = true;
-    ctx.num_classes = 3;
-    ctx.image_size = 16;
+    auto ctx = context(task, run_opts);
     method.prepare(ctx);
     method.build_own_model({3, 16, true, 0});
     return std::make_pair(method.frozen(), method.report());
@@ -246,12 +251,7 @@ TEST_F(MultiSource, FrozenOutputsAreCachedOnlyWhenTheyCannotChange) {
     o.freeze_bn_stats = freeze_bn;
     o.cache_frozen = mode;
     auto m = std::make_shared<MultiSourceMethod>(o);
-    aft::methods::PrepareContext ctx;
-    ctx.data = &data;
-    ctx.train_options = &opts;
-    ctx.quiet = true;
-    ctx.num_classes = 3;
-    ctx.image_size = 16;
+    auto ctx = context(data, opts);
     m->prepare(ctx);
     m->build_own_model({3, 16, true, 0});
     aft::train::TrainerHooks hooks;

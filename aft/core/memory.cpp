@@ -1,0 +1,34 @@
+#include "aft/core/memory.h"
+
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+namespace aft {
+
+std::string keep_freed_memory() {
+#if defined(__GLIBC__)
+  const char* choice = std::getenv("AFT_MALLOC");
+  if (choice != nullptr && std::strcmp(choice, "default") == 0) return "glibc malloc defaults (AFT_MALLOC=default)";
+  for (const char* name : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"}) {
+    if (std::getenv(name) != nullptr) return std::string("glibc malloc as the environment sets it (") + name + ")";
+  }
+  const char* tunables = std::getenv("GLIBC_TUNABLES");
+  if (tunables != nullptr && std::strstr(tunables, "glibc.malloc.") != nullptr) {
+    return "glibc malloc as the environment sets it (GLIBC_TUNABLES)";
+  }
+  // 32 MiB is glibc's ceiling for the mmap threshold on 64-bit; blocks below it come from the
+  // heap and are reused. The heap top is trimmed only past 1 GiB free, and grows 64 MiB at a time.
+  const bool ok = mallopt(M_MMAP_THRESHOLD, 32 << 20) == 1 && mallopt(M_TRIM_THRESHOLD, 1 << 30) == 1 &&
+                  mallopt(M_TOP_PAD, 64 << 20) == 1;
+  return ok ? "glibc malloc keeps freed memory (mmap threshold 32 MiB, trim threshold 1 GiB)"
+            : "glibc malloc defaults (mallopt refused)";
+#else
+  return "system malloc defaults";
+#endif
+}
+
+}  // namespace aft
