@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "aft/core/error.h"
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -13,6 +15,8 @@ std::string keep_freed_memory() {
 #if defined(__GLIBC__)
   const char* choice = std::getenv("AFT_MALLOC");
   if (choice != nullptr && std::strcmp(choice, "default") == 0) return "glibc malloc defaults (AFT_MALLOC=default)";
+  check(choice == nullptr || *choice == '\0' || std::strcmp(choice, "keep") == 0, "AFT_MALLOC=", choice,
+        ": expected keep (the default) or default (glibc's own behaviour)");
   for (const char* name : {"MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_"}) {
     if (std::getenv(name) != nullptr) return std::string("glibc malloc as the environment sets it (") + name + ")";
   }

@@ -12,7 +12,8 @@ namespace aft {
 // Raises glibc's mmap and trim thresholds (malloc keeps what it frees, up to the peak a step
 // needs). Does nothing when the user set glibc's own thresholds (MALLOC_MMAP_THRESHOLD_,
 // MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_, GLIBC_TUNABLES) or AFT_MALLOC=default,
-// or on a C library other than glibc. Returns what it did, for --version and logs.
+// or on a C library other than glibc. Returns what it did, for --version and logs; throws
+// aft::Error for an AFT_MALLOC value other than keep or default.
 std::string keep_freed_memory();
 
 }  // namespace aft

@@ -10,7 +10,13 @@
 #include "apps/aft/commands.h"
 
 int main(int argc, char** argv) {
-  const std::string allocator = aft::keep_freed_memory();
+  std::string allocator;
+  try {
+    allocator = aft::keep_freed_memory();
+  } catch (const aft::Error& e) {
+    std::cerr << "aft: error: " << e.what() << std::endl;
+    return 1;
+  }
   CLI::App app{"aft: adaptive fine-tuning of pretrained vision models (ResNet, ViT)"};
   app.require_subcommand(0, 1);
   app.fallthrough();

@@ -285,8 +285,8 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  aft::keep_freed_memory();  // as the aft binary does at start-up
   try {
+    aft::keep_freed_memory();  // as the aft binary does at start-up
     return run(argc, argv);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "aft_step_bench: %s\n", e.what());
