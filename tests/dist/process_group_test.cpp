@@ -82,17 +82,24 @@ std::vector<torch::Tensor> expected_average(torch::nn::Sequential net, const std
 }
 
 TEST(GradientSync, BucketsStartDuringBackwardAndAverageExactly) {
-  run_ranks(2, 30, [](aft::dist::Group& g) {
-    torch::manual_seed(11);
-    torch::nn::Sequential net(torch::nn::Linear(6, 8), torch::nn::Tanh(), torch::nn::Linear(8, 8), torch::nn::Tanh(),
-                              torch::nn::Linear(8, 2));
-    torch::manual_seed(12);
-    const std::vector<torch::Tensor> inputs = {torch::randn({5, 6}), torch::randn({5, 6})};
-    auto reference = torch::nn::Sequential(torch::nn::Linear(6, 8), torch::nn::Tanh(), torch::nn::Linear(8, 8),
-                                           torch::nn::Tanh(), torch::nn::Linear(8, 2));
+  // The random draws happen here, once: the ranks are threads sharing one global generator,
+  // so seeding inside them would interleave their draws and give each rank different data.
+  auto make_net = [] {
+    return torch::nn::Sequential(torch::nn::Linear(6, 8), torch::nn::Tanh(), torch::nn::Linear(8, 8),
+                                 torch::nn::Tanh(), torch::nn::Linear(8, 2));
+  };
+  torch::manual_seed(11);
+  const auto start = make_net();
+  const std::vector<torch::Tensor> inputs = {torch::randn({5, 6}), torch::randn({5, 6})};
+  run_ranks(2, 30, [&](aft::dist::Group& g) {
+    auto net = make_net();
+    auto reference = make_net();
     {
       torch::NoGradGuard no_grad;
-      for (size_t i = 0; i < net->parameters().size(); ++i) reference->parameters()[i].copy_(net->parameters()[i]);
+      for (size_t i = 0; i < net->parameters().size(); ++i) {
+        net->parameters()[i].copy_(start->parameters()[i]);
+        reference->parameters()[i].copy_(start->parameters()[i]);
+      }
     }
     const auto expected = expected_average(reference, inputs);
     // Tiny buckets: one or two parameters each, so several can start before backward ends.
@@ -118,10 +125,12 @@ TEST(GradientSync, GradientsAccumulatedOverTwoBackwardsWaitForBoth) {
   // A weight used twice in one graph reaches its accumulator once (autograd sums first), but
   // two backward passes before average() (accumulation over micro-batches) reach it twice:
   // a bucket started after the first would miss the second.
-  run_ranks(2, 30, [](aft::dist::Group& g) {
-    torch::manual_seed(3);
-    auto w = torch::randn({4, 4}, torch::requires_grad());
-    auto b = torch::randn({4}, torch::requires_grad());
+  torch::manual_seed(3);  // outside the rank threads, as above
+  const auto w0 = torch::randn({4, 4});
+  const auto b0 = torch::randn({4});
+  run_ranks(2, 30, [&](aft::dist::Group& g) {
+    auto w = w0.clone().requires_grad_(true);
+    auto b = b0.clone().requires_grad_(true);
     auto loss = [&](float v) {
       const auto in = torch::full({2, 4}, v);
       return torch::tanh(torch::tanh(in.matmul(w) + b).matmul(w)).sum();  // w twice
