@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "aft/core/error.h"
+#include "aft/core/parse.h"
 
 namespace aft::dist {
 namespace {
@@ -12,12 +13,8 @@ namespace {
 bool present(const char* v) { return v != nullptr && *v != '\0'; }
 
 int to_int(const char* name, const char* value) {
-  try {
-    size_t used = 0;
-    const int v = std::stoi(value, &used);
-    if (used == std::string(value).size()) return v;
-  } catch (const std::exception&) {
-  }
+  const auto v = parse_integer(value);
+  if (v && *v >= INT32_MIN && *v <= INT32_MAX) return static_cast<int>(*v);
   fail("environment variable ", name, "=", value, " is not an integer");
 }
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "aft/core/error.h"
+#include "aft/core/parse.h"
 #include "aft/core/fs.h"
 #include "aft/methods/multisource.h"
 
@@ -42,22 +43,10 @@ void MultiSourceOptions::visit(OptionVisitor& v) {
 }
 
 std::vector<int64_t> parse_frozen(const std::string& text) {
-  std::vector<int64_t> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    size_t used = 0;
-    int64_t k = -1;
-    try {
-      k = std::stoll(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    check(used == item.size() && !item.empty() && k >= 0, "--frozen ", text, ": '", item,
-          "' is not a non-negative integer");
-    out.push_back(k);
-  }
-  return out;
+  const auto counts = parse_integer_list(text);
+  check(counts.has_value(), "--frozen ", text, ": expected comma-separated layer counts, e.g. 3,5");
+  for (int64_t k : *counts) check(k >= 0, "--frozen ", text, ": ", k, " is not a non-negative count");
+  return *counts;
 }
 
 void MultiSourceOptions::validate() const {

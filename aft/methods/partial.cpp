@@ -5,6 +5,7 @@
 #include <map>
 
 #include "aft/core/error.h"
+#include "aft/core/parse.h"
 #include "aft/core/log.h"
 #include "aft/methods/partial_angle.h"
 
@@ -75,15 +76,9 @@ void PartialOptions::validate() const {
 
 int64_t PartialOptions::k_value() const {
   if (k == "auto") return 0;
-  size_t used = 0;
-  int64_t value = -1;
-  try {
-    value = std::stoll(k, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  check(used == k.size() && value >= 1, "--k ", k.empty() ? "(empty)" : k, ": expected a positive integer or auto");
-  return value;
+  const auto value = parse_integer(k);
+  check(value && *value >= 1, "--k ", k.empty() ? "(empty)" : k, ": expected a positive integer or auto");
+  return *value;
 }
 
 const std::vector<std::string>& partial_strategies() { return kStrategies; }

@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "aft/core/error.h"
+#include "aft/core/parse.h"
 
 namespace aft::train {
 
@@ -37,18 +38,11 @@ void TrainOptions::visit(OptionVisitor& v) {
 }
 
 std::vector<int64_t> TrainOptions::milestone_list() const {
-  std::vector<int64_t> out;
-  std::stringstream in(milestones);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    if (item.empty()) continue;
-    try {
-      out.push_back(std::stoll(item));
-    } catch (const std::exception&) {
-      fail("--milestones ", milestones, ": expected comma-separated epochs, e.g. 40,60,80");
-    }
-  }
-  return out;
+  if (milestones.empty()) return {};
+  const auto epochs = parse_integer_list(milestones);
+  check(epochs.has_value(), "--milestones ", milestones, ": expected comma-separated epochs, e.g. 40,60,80");
+  for (int64_t e : *epochs) check(e >= 1, "--milestones ", milestones, ": epochs count from 1");
+  return *epochs;
 }
 
 void TrainOptions::validate() const {
