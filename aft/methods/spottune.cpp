@@ -7,6 +7,7 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <unordered_set>
 
@@ -42,6 +43,9 @@ void SpotTuneMethod::attach(models::ModelPtr model) {
   tuned_per_block_ = torch::zeros({net_->num_blocks()}, torch::kInt64);
   tuned_count_histogram_ = torch::zeros({net_->num_blocks() + 1}, torch::kInt64);
   images_seen_ = 0;
+  const int64_t classes = std::max<int64_t>(model->config().num_classes, 1);
+  tuned_by_class_ = torch::zeros({classes, net_->num_blocks()}, torch::kInt64);
+  images_by_class_ = torch::zeros({classes}, torch::kInt64);
 }
 
 std::vector<ParamGroup> SpotTuneMethod::param_groups() {
@@ -122,6 +126,7 @@ torch::Tensor SpotTuneMethod::predict(const torch::Tensor& images) {
     tuned_per_block_ += chosen.sum(0).to(torch::kInt64);
     tuned_count_histogram_ += torch::bincount(chosen.sum(1), {}, net_->num_blocks() + 1);
     images_seen_ += chosen.size(0);
+    last_chosen_ = chosen;
     if (!timing_batch_.defined()) timing_batch_ = images.detach().clone();
   }
   return net_->forward_split(images, actions);
@@ -133,8 +138,25 @@ void SpotTuneMethod::on_evaluate_start(const std::string& split) {
   if (!counting_) return;
   tuned_per_block_.zero_();
   tuned_count_histogram_.zero_();
+  tuned_by_class_.zero_();
+  images_by_class_.zero_();
   images_seen_ = 0;
+  last_chosen_ = torch::Tensor();
   timing_batch_ = torch::Tensor();
+}
+
+void SpotTuneMethod::on_evaluate_batch(const torch::Tensor& labels) {
+  if (!counting_ || !last_chosen_.defined()) return;
+  const auto cls = labels.detach().to(torch::kCPU, torch::kInt64);
+  check(cls.size(0) == last_chosen_.size(0), "spottune: ", cls.size(0), " labels for ", last_chosen_.size(0),
+        " routed images");
+  // Labels beyond the head (a test split with more classes than the run) are not counted per class.
+  const auto known = cls.ge(0).logical_and(cls.lt(images_by_class_.size(0)));
+  const auto rows = cls.masked_select(known);
+  const auto chosen = last_chosen_.index({known}).to(torch::kInt64);
+  tuned_by_class_.index_add_(0, rows, chosen);
+  images_by_class_.index_add_(0, rows, torch::ones_like(rows));
+  last_chosen_ = torch::Tensor();
 }
 
 nlohmann::json SpotTuneMethod::time_inference(const torch::Tensor& images, int repeats) {
@@ -181,6 +203,20 @@ nlohmann::json SpotTuneMethod::report() {
                         {"num_blocks", net_->num_blocks()},
                         {"route", options_.route},
                         {"frozen_bn", options_.frozen_bn}};
+  // Per class (the label index; config.json's "classes" names them): how many blocks its
+  // images tuned on average, and each block's tuned fraction. Classes without test images are left out.
+  nlohmann::json by_class = nlohmann::json::array();
+  for (int64_t c = 0; c < images_by_class_.size(0); ++c) {
+    const int64_t n = images_by_class_[c].item<int64_t>();
+    if (n == 0) continue;
+    const auto per_block = tuned_by_class_[c].to(torch::kFloat64) / static_cast<double>(n);
+    by_class.push_back({{"class", c},
+                        {"images", n},
+                        {"mean_tuned_blocks", per_block.sum().item<double>()},
+                        {"tuned_fraction", std::vector<double>(per_block.data_ptr<double>(),
+                                                               per_block.data_ptr<double>() + per_block.numel())}});
+  }
+  out["by_class"] = by_class;
   if (options_.global_k >= 0) out["global_k"] = options_.global_k;
   if (timing_batch_.defined()) out["inference"] = time_inference(timing_batch_, 3);
   return out;

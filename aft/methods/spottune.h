@@ -47,6 +47,7 @@ class SpotTuneMethod : public Method {
   void set_training(bool training) override;
   void on_train_start(train::Trainer& trainer) override;
   void on_evaluate_start(const std::string& split) override;
+  void on_evaluate_batch(const torch::Tensor& labels) override;
   nlohmann::json report() override;
 
   SpotTuneNet& net() { return *net_; }
@@ -66,6 +67,9 @@ class SpotTuneMethod : public Method {
   torch::Tensor tuned_per_block_;      // [B] images routed to T_b
   torch::Tensor tuned_count_histogram_;  // [B + 1] images by their number of tuned blocks
   int64_t images_seen_ = 0;
+  torch::Tensor last_chosen_;          // [N, B] decisions of the batch predict() just routed
+  torch::Tensor tuned_by_class_;       // [C, B] per class: images routed to T_b
+  torch::Tensor images_by_class_;      // [C]
   torch::Tensor timing_batch_;         // first test batch, for the inference timing
 };
 

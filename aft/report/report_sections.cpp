@@ -125,7 +125,7 @@ void partial(Page& page, const json& mr, const std::string& prefix) {
 }
 
 // SpotTune: how often each block took its fine-tuned path, and how many blocks an image used.
-void spottune(Page& page, const json& mr, const std::string& prefix) {
+void spottune(Page& page, const json& mr, const json& class_names, const std::string& prefix) {
   const json& fraction = at_or_null(mr, "tuned_fraction");
   if (!numeric_array(fraction)) return;
   page.heading(3, "Per-block tuned-path usage (SpotTune)", prefix + "-routing");
@@ -153,6 +153,28 @@ void spottune(Page& page, const json& mr, const std::string& prefix) {
                {{"type", "bar"},
                 {"data", {{"labels", counts}, {"datasets", {bar_dataset("images", histogram, palette(3))}}}},
                 {"options", axes("tuned blocks per image", "images")}});
+  }
+  // Per class: do some classes lean on the fine-tuned blocks more than others?
+  const json& by_class = at_or_null(mr, "by_class");
+  json class_labels = json::array(), class_means = json::array();
+  if (by_class.is_array()) {
+    for (const auto& row : by_class) {
+      const json& c = at_or_null(row, "class");
+      if (!c.is_number_integer() || !at_or_null(row, "mean_tuned_blocks").is_number()) continue;
+      const auto index = c.get<int64_t>();
+      const bool named = class_names.is_array() && index >= 0 && index < static_cast<int64_t>(class_names.size());
+      class_labels.push_back(named ? text_of(class_names[static_cast<size_t>(index)]) : "class " + std::to_string(index));
+      class_means.push_back(row.at("mean_tuned_blocks"));
+    }
+  }
+  if (!class_labels.empty()) {
+    json options = axes("class", "mean tuned blocks per image");
+    options["scales"]["y"]["min"] = 0;
+    options["plugins"]["legend"] = {{"display", false}};
+    page.chart(prefix + "-routing-by-class", "mean tuned blocks per image, by class",
+               {{"type", "bar"},
+                {"data", {{"labels", class_labels}, {"datasets", {bar_dataset("tuned blocks", class_means, palette(4))}}}},
+                {"options", options}});
   }
 }
 
@@ -231,7 +253,7 @@ void add_method_sections(Page& page, const RunFiles& run, const std::string& pre
   const json& mr = at_or_null(run.summary, "method_report");
   contribution(page, mr, prefix);
   partial(page, mr, prefix);
-  spottune(page, mr, prefix);
+  spottune(page, mr, at_or_null(run.config, "classes"), prefix);
   multisource(page, mr, prefix);
   if (mr.is_object() && !mr.empty()) {
     page.raw("<details class=\"raw\"><summary>method_report (all of summary.json's findings)</summary><pre>" +

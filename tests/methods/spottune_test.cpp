@@ -137,6 +137,39 @@ TEST(SpotTune, SplitInferenceEqualsTwoPath) {
   }
 }
 
+TEST(SpotTune, PerClassRoutingMatchesADirectCount) {
+  auto method = perturbed("resnet26");
+  torch::manual_seed(5);
+  const auto images = torch::randn({12, 3, 16, 16});
+  const auto labels = torch::tensor({0, 2, 2, 0, 2, 0, 0, 2, 2, 0, 2, 2}, torch::kInt64);  // class 1 absent
+  const auto direct = method->route(images).gt(0.5).to(torch::kFloat64);
+  method->on_evaluate_start("val");  // validation passes are not counted
+  method->predict(images);
+  method->on_evaluate_batch(labels);
+  method->on_evaluate_start("test");
+  for (int64_t start : {0, 5}) {  // two batches
+    const int64_t end = start == 0 ? 5 : 12;
+    method->predict(images.slice(0, start, end));
+    method->on_evaluate_batch(labels.slice(0, start, end));
+  }
+  const auto report = method->report();
+  const auto& by_class = report.at("by_class");
+  ASSERT_EQ(by_class.size(), 2u) << by_class.dump();
+  for (size_t i = 0; i < by_class.size(); ++i) {
+    const int64_t c = by_class[i].at("class").get<int64_t>();
+    EXPECT_EQ(c, i == 0 ? 0 : 2);
+    const auto rows = labels.eq(c);
+    const auto expected = direct.index({rows}).mean(0);
+    EXPECT_EQ(by_class[i].at("images").get<int64_t>(), rows.sum().item<int64_t>());
+    const auto fractions = by_class[i].at("tuned_fraction").get<std::vector<double>>();
+    ASSERT_EQ(static_cast<int64_t>(fractions.size()), method->net().num_blocks());
+    for (size_t b = 0; b < fractions.size(); ++b) {
+      EXPECT_DOUBLE_EQ(fractions[b], expected[static_cast<int64_t>(b)].item<double>()) << "class " << c << " block " << b;
+    }
+    EXPECT_NEAR(by_class[i].at("mean_tuned_blocks").get<double>(), expected.sum().item<double>(), 1e-12);
+  }
+}
+
 TEST(SpotTune, GlobalKLossMatchesDirectComputation) {
   SpotTuneOptions options;
   options.global_k = 3;

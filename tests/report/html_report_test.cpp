@@ -139,6 +139,16 @@ TEST_F(ReportRuns, SpotTuneShowsPerBlockUsage) {
   EXPECT_EQ(chart(charts, "run0-routing-chart")["data"]["datasets"][0]["data"], mr.at("tuned_fraction"));
   EXPECT_EQ(chart(charts, "run0-routing-chart")["data"]["labels"], mr.at("blocks"));
   EXPECT_EQ(chart(charts, "run0-routing-histogram")["data"]["datasets"][0]["data"], mr.at("tuned_blocks_histogram"));
+  // Per class, named from config.json's class list.
+  const auto classes = aft::fs::read_json(dir_ + "/spottune/config.json").at("classes");
+  const auto by_class = chart(charts, "run0-routing-by-class")["data"];
+  ASSERT_EQ(by_class["labels"].size(), mr.at("by_class").size());
+  ASSERT_FALSE(mr.at("by_class").empty());
+  for (size_t i = 0; i < mr.at("by_class").size(); ++i) {
+    const auto& row = mr.at("by_class")[i];
+    EXPECT_EQ(by_class["labels"][i], classes[row.at("class").get<size_t>()]);
+    EXPECT_EQ(by_class["datasets"][0]["data"][i], row.at("mean_tuned_blocks"));
+  }
 }
 
 TEST_F(ReportRuns, SeveralRunsOnTheSameDataAreCompared) {
