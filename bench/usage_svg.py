@@ -20,7 +20,7 @@ for run in runs:
 if not series:
     sys.exit("usage_svg.py: none of the runs is a SpotTune run")
 blocks = series[0][1]
-colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"]
+colours = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 left, top, plot_w, plot_h = 60, 40, 640, 240
 group_w = plot_w / len(blocks)
 bar_w = group_w * 0.8 / len(series)
