@@ -9,9 +9,10 @@
 
 namespace aft {
 
-// Raises glibc's mmap and trim thresholds (malloc keeps what it frees, up to the peak a step
-// needs). Does nothing when the user set glibc's own thresholds (MALLOC_MMAP_THRESHOLD_,
-// MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_, GLIBC_TUNABLES) or AFT_MALLOC=default,
+// Stops glibc from serving blocks with mmap and raises its trim threshold (malloc keeps what
+// it frees, up to the peak a step needs). Does nothing when the user set glibc's own settings
+// (MALLOC_MMAP_THRESHOLD_, MALLOC_MMAP_MAX_, MALLOC_TRIM_THRESHOLD_, MALLOC_TOP_PAD_,
+// GLIBC_TUNABLES) or AFT_MALLOC=default,
 // or on a C library other than glibc. Returns what it did, for --version and logs; throws
 // aft::Error for an AFT_MALLOC value other than keep or default.
 std::string keep_freed_memory();
