@@ -4,9 +4,7 @@
 # Runs are interleaved (aft, torchvision, aft, ...) so machine load affects both alike;
 # prints each ratio, then their median and spread.
 # Usage: bench/data_bench.sh [AFT_BINARY] ; env: THREADS=2 RUNS=5 SECONDS_PER_RUN=10 IMAGES=400
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-aft="${1:-$here/../build/aft}"
+source "$(dirname "$0")/lib.sh" "$@"
 threads="${THREADS:-2}"
 runs="${RUNS:-5}"
 secs="${SECONDS_PER_RUN:-10}"

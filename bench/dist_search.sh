@@ -3,9 +3,7 @@
 # runs evaluate the same particles and reach the same history) with 1 and with 2 processes
 # on loopback (Gloo). Each process trains its particles alone with --threads THREADS.
 # Usage: bench/dist_search.sh [AFT_BINARY] ; env: THREADS=1 PARTICLES=4 ITERATIONS=2 PROXY_EPOCHS=2
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-aft="${1:-$here/../build/aft}"
+source "$(dirname "$0")/lib.sh" "$@"
 threads="${THREADS:-1}"
 particles="${PARTICLES:-4}"
 iterations="${ITERATIONS:-2}"

@@ -5,9 +5,7 @@
 # (full fine-tuning; the Fashion-MNIST source alone is the demo's `full` run).
 # Usage: bench/multisource_ablation.sh [AFT_BINARY] ; env: SEEDS="0 1 2" EPOCHS=3 THREADS=0
 #        TRANSFER=bench-out/transfer
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-aft="${1:-$here/../build/aft}"
+source "$(dirname "$0")/lib.sh" "$@"
 seeds="${SEEDS:-0 1 2}"
 transfer="${TRANSFER:-$here/../bench-out/transfer}"
 for s in $seeds; do

@@ -8,13 +8,10 @@
 #        VIT_PRETRAIN_EPOCHS=10 VIT_EPOCHS=8 VIT_K=3 OUT=bench-out/partial
 # (A ViT-Tiny pretrained 3 epochs on 3,000 images does not transfer at all: every fine-tune of it
 # stays at chance. 10 pretraining and 8 fine-tuning epochs give a weak but usable source.)
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-aft="${1:-$here/../build/aft}"
-demo="${DEMO:-$here/../bench-out/transfer/seed0}"
+source "$(dirname "$0")/lib.sh" "$@"
+require_demo
 epochs="${EPOCHS:-3}"
 out="${OUT:-$here/../bench-out/partial}"
-[ -f "$demo/runs/source/model.safetensors" ] || { echo "no demo at $demo (run bench/transfer_bench.sh or aft demo --dir $demo)"; exit 1; }
 mkdir -p "$out"
 train=(--lr 0.05 --batch-size 64 --schedule cosine --quiet)
 if [ ! -f "$out/vit-source/summary.json" ]; then

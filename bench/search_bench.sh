@@ -9,16 +9,13 @@
 # Each searched result (ratios, frozen counts) is also trained again for FINAL_EPOCHS, next to
 # full fine-tuning and the linear probe on the same data: a few final epochs on few images
 # would hide any difference between the searches.
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-aft="${1:-$here/../build/aft}"
-demo="${DEMO:-$here/../bench-out/transfer/seed0}"
+source "$(dirname "$0")/lib.sh" "$@"
+require_demo
 presets="${PRESETS:-fast paper}"
 methods="${METHODS:-contribution multisource}"
 epochs="${EPOCHS:-3}"
 shots="${SHOTS:-0}"
 out="${OUT:-$here/../bench-out/search}"
-[ -f "$demo/runs/source/model.safetensors" ] || { echo "no demo at $demo (run bench/transfer_bench.sh or aft demo --dir $demo)"; exit 1; }
 mkdir -p "$out"
 common=(--data "$demo/data/glyphs" --epochs "$epochs" --shots "$shots" --lr 0.05 --batch-size 64 --schedule cosine --quiet --overwrite)
 for p in $presets; do

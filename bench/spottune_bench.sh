@@ -6,13 +6,10 @@
 # usage.svg.
 # Usage: bench/spottune_bench.sh [AFT_BINARY] ; env: DEMO=bench-out/transfer/seed0 EPOCHS=5 KS="2 4 6"
 #        GK_WEIGHTS="0.1 1" (one Global-k run per K and weight) OUT=bench-out/spottune
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-aft="${1:-$here/../build/aft}"
-demo="${DEMO:-$here/../bench-out/transfer/seed0}"
+source "$(dirname "$0")/lib.sh" "$@"
+require_demo
 epochs="${EPOCHS:-5}"
 out="${OUT:-$here/../bench-out/spottune}"
-[ -f "$demo/runs/source/model.safetensors" ] || { echo "no demo at $demo"; exit 1; }
 mkdir -p "$out"
 common=(--weights "$demo/runs/source" --data "$demo/data/glyphs" --epochs "$epochs" --lr 0.05 --batch-size 64
         --schedule cosine --quiet --overwrite)

@@ -5,9 +5,7 @@
 # soup of the runs that share the source and head (full, l2sp, auto-rgn, partial). Prints
 # mean ± std of test accuracy, trainable parameters and wall time per method.
 # Usage: bench/transfer_bench.sh [AFT_BINARY] ; env: SEEDS="0 1 2" EPOCHS=3 OUT=bench-out/transfer
-set -euo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-aft="${1:-$here/../build/aft}"
+source "$(dirname "$0")/lib.sh" "$@"
 seeds="${SEEDS:-0 1 2}"
 epochs="${EPOCHS:-3}"
 out="${OUT:-$here/../bench-out/transfer}"
