@@ -6,13 +6,16 @@ in plain PyTorch as a Python user would write it, and times training steps on a 
 batch. Run with Debian's python3-torch (/usr/bin/python3), the same LibTorch release as aft's.
 
   step_torch.py --case NAME --threads N [--warmup 2] [--seconds 3] [--min-steps 3]
-  step_torch.py --list            cases, one per line
+                [--device cpu|cuda] [--amp off|bf16] [--channels-last] [--batch N]
+  step_torch.py --list            cases, one per line (--list-gpu: section 5's 224-px cases)
   step_torch.py --flops NAME      model FLOPs per image of one training step (JSON)
   step_torch.py --gemm            float32 matrix-multiply rate (GFLOP/s), best of several
 
 The step per batch is what aft's Trainer does: zero_grad, forward, loss.item(), backward,
 the method's gradient hook (masks), optimizer step, and the accuracy count (.item()).
-Timing: median time of the timed steps; images/s = batch / median step time.
+Timing: median time of the timed steps; images/s = batch / median step time. On CUDA the
+.item() calls wait for the device, so each step's time is complete; --amp bf16 autocasts the
+forward and the loss (the loss itself in float32), as aft's AutocastScope does.
 
 FLOP convention (--flops): only convolutions, linear layers and attention matmuls are
 counted, 2 FLOPs per multiply-add. Per layer: forward F; + F for the weight gradient when
@@ -20,6 +23,7 @@ its weight trains; + F for the input gradient when its input needs a gradient (s
 prefix costs only its forward). A fully trainable network thus costs about 3 F per image.
 """
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -52,6 +56,12 @@ CASES = {
     "mask_strict_cifar_b32": ("cifar", 32, 32, "mask_strict"),
     "spottune_r26_64": ("resnet26", 64, 16, "spottune"),
 }
+# Section 5 (tools/gpu_check.sh): 224-px torchvision models, too heavy for the CPU list.
+GPU_CASES = {
+    "resnet50_224": ("resnet50", 224, 128, "full"),
+    "vit_b16_224": ("vit_b_16", 224, 128, "full"),
+}
+ALL_CASES = {**CASES, **GPU_CASES}
 MASK_RATIO = 0.5
 
 
@@ -213,6 +223,10 @@ def build_model(arch):
                                                     hidden_dim=192, mlp_dim=768, num_classes=NUM_CLASSES)
     if arch == "resnet26":
         return SpotTune(NUM_CLASSES)
+    if arch == "resnet50":
+        return torchvision.models.resnet50(num_classes=NUM_CLASSES)
+    if arch == "vit_b_16":
+        return torchvision.models.vit_b_16(num_classes=NUM_CLASSES)
     raise SystemExit("unknown arch " + arch)
 
 
@@ -227,11 +241,16 @@ def last_stage_prefixes(arch):
 class Step:
     """One configured case: model, optimizer(s), trainable set, and the per-step method hooks."""
 
-    def __init__(self, name):
-        arch, size, batch, method = CASES[name]
+    def __init__(self, name, device="cpu", amp="off", channels_last=False, batch=0):
+        arch, size, case_batch, method = ALL_CASES[name]
+        batch = batch or case_batch
         self.batch, self.method = batch, method
         torch.manual_seed(0)
         self.model = build_model(arch)
+        if device != "cpu" or channels_last:
+            self.model.to(device=device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+        self.autocast = (lambda: torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)) \
+            if amp == "bf16" else contextlib.nullcontext
         self.model.train()
         self.frozen_bn = []
         self.masks = []
@@ -250,7 +269,7 @@ class Step:
                     continue
                 k = int(MASK_RATIO * p.numel())
                 order = torch.sort(p.detach().flatten(), stable=True).indices
-                mask = torch.zeros(p.numel(), dtype=torch.bool)
+                mask = torch.zeros(p.numel(), dtype=torch.bool, device=p.device)
                 mask[order[:k]] = True
                 mask = mask.view_as(p)
                 self.masks.append((p, mask.float(), mask, p.detach().clone() if method == "mask_strict" else None))
@@ -270,8 +289,11 @@ class Step:
                                                momentum=0.9, weight_decay=5e-4)]
         self.set_training()
         g = torch.Generator().manual_seed(1)
-        self.images = torch.randn(batch, 3, size, size, generator=g)
-        self.labels = torch.randint(0, NUM_CLASSES, (batch,), generator=g)
+        # Drawn on the CPU (the same numbers on every device), then kept on the device.
+        self.images = torch.randn(batch, 3, size, size, generator=g).to(device)
+        if channels_last:
+            self.images = self.images.contiguous(memory_format=torch.channels_last)
+        self.labels = torch.randint(0, NUM_CLASSES, (batch,), generator=g).to(device)
         self.seen = self.correct = 0
         self.loss_sum = 0.0
         self.phase = [0.0, 0.0, 0.0]  # forward, backward, masks + optimizer (ms, summed)
@@ -285,8 +307,9 @@ class Step:
         t = time.perf_counter()
         for opt in self.optimizers:
             opt.zero_grad()
-        logits = self.model(self.images)
-        loss = F.cross_entropy(logits, self.labels)
+        with self.autocast():
+            logits = self.model(self.images)
+            loss = F.cross_entropy(logits.float(), self.labels)  # aft's task loss: float32 logits
         loss_value = loss.item()
         t1 = time.perf_counter()
         loss.backward()
@@ -308,8 +331,8 @@ class Step:
             self.phase[i] += v * 1e3
 
 
-def time_case(name, warmup, seconds, min_steps):
-    s = Step(name)
+def time_case(name, warmup, seconds, min_steps, device="cpu", amp="off", channels_last=False, batch=0):
+    s = Step(name, device, amp, channels_last, batch)
     for _ in range(warmup):
         s.step()
     s.phase = [0.0, 0.0, 0.0]
@@ -321,19 +344,25 @@ def time_case(name, warmup, seconds, min_steps):
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     params = list(s.model.parameters())
-    return {"case": name, "side": "torch", "threads": torch.get_num_threads(), "batch": s.batch,
-            "steps": len(times), "step_ms_median": med * 1e3,
-            "images_per_second": s.batch / med,
-            "images_per_second_mean": s.batch * len(times) / sum(times),
-            "params": sum(p.numel() for p in params),
-            "trainable_params": sum(p.numel() for p in params if p.requires_grad),
-            "phase_ms_mean": dict(zip(("forward", "backward", "step"), (v / len(times) for v in s.phase)))}
+    out = {"case": name, "side": "torch", "threads": torch.get_num_threads(), "batch": s.batch,
+           "steps": len(times), "step_ms_median": med * 1e3,
+           "images_per_second": s.batch / med,
+           "images_per_second_mean": s.batch * len(times) / sum(times),
+           "params": sum(p.numel() for p in params),
+           "trainable_params": sum(p.numel() for p in params if p.requires_grad),
+           "phase_ms_mean": dict(zip(("forward", "backward", "step"), (v / len(times) for v in s.phase)))}
+    if device != "cpu":  # section 1's lines keep their keys
+        out.update({"device": str(s.images.device), "amp": amp, "channels_last": channels_last,
+                    "torch_version": torch.__version__})
+        if s.images.is_cuda:
+            out["device_name"] = torch.cuda.get_device_name(s.images.device)
+    return out
 
 
 # ---- FLOPs --------------------------------------------------------------------------------
 
-def count_flops(name):
-    s = Step(name)
+def count_flops(name, device="cpu", batch=0):
+    s = Step(name, device, batch=batch)
     total = [0.0, 0.0]  # forward, training step
 
     def needs(t):
@@ -389,6 +418,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--case")
     p.add_argument("--list", action="store_true")
+    p.add_argument("--list-gpu", action="store_true")
     p.add_argument("--flops")
     p.add_argument("--gemm", action="store_true")
     p.add_argument("--size", type=int, default=2048)
@@ -396,19 +426,26 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--min-steps", type=int, default=3)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--amp", default="off", choices=["off", "bf16"], help="fp16 would need a loss scaler in the step")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--batch", type=int, default=0, help="0: the case's own")
     a = p.parse_args()
     import os
     torch.set_num_threads(a.threads if a.threads > 0 else os.cpu_count())
     if a.list:
         print("\n".join(CASES))
+    elif a.list_gpu:
+        print("\n".join(GPU_CASES))
     elif a.flops:
-        print(json.dumps(count_flops(a.flops)))
+        print(json.dumps(count_flops(a.flops, a.device, a.batch)))
     elif a.gemm:
         print(json.dumps(gemm(a.size)))
-    elif a.case in CASES:
-        print(json.dumps(time_case(a.case, a.warmup, a.seconds, a.min_steps)))
+    elif a.case in ALL_CASES:
+        print(json.dumps(time_case(a.case, a.warmup, a.seconds, a.min_steps, a.device, a.amp, a.channels_last,
+                                   a.batch)))
     else:
-        sys.exit("step_torch.py: unknown or missing --case; one of: " + ", ".join(CASES))
+        sys.exit("step_torch.py: unknown or missing --case; one of: " + ", ".join(ALL_CASES))
 
 
 if __name__ == "__main__":
