@@ -35,7 +35,7 @@ fi
 
 ratios=()
 for r in $(seq 1 "$runs"); do
-  a=$("$aft" data bench "$data" --threads "$threads" --preset imagenet224 --batch-size 64 --seconds "$secs" | awk '/images_per_second/ {print $2}')
+  a=$("$aft" data bench "$data" --workers "$threads" --preset imagenet224 --batch-size 64 --seconds "$secs" | awk '/images_per_second/ {print $2}')
   t=$(/usr/bin/python3 "$here/data_torchvision.py" "$data" --workers "$threads" --batch-size 64 --seconds "$secs" | awk '/images_per_second/ {print $2}')
   ratio=$(awk -v a="$a" -v t="$t" 'BEGIN {printf "%.3f", a / t}')
   ratios+=("$ratio")

@@ -3,7 +3,12 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
 #include <thread>
 
 #include "aft/core/error.h"
@@ -30,16 +35,57 @@ torch::Device parse_device(const std::string& spec) {
   fail("--device ", spec, ": expected auto, cpu, cuda or cuda:N");
 }
 
+namespace {
+
+std::string g_threads_reason = "LibTorch's default";
+
+// Idle and total jiffies over all cores (the first line of /proc/stat); false where unreadable.
+bool cpu_times(uint64_t& idle, uint64_t& total) {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  in >> cpu;
+  if (!in || cpu != "cpu") return false;
+  idle = total = 0;
+  uint64_t v = 0;
+  for (int field = 0; field < 8 && in >> v; ++field) {  // user nice system idle iowait irq softirq steal
+    total += v;
+    if (field == 3 || field == 4) idle += v;
+  }
+  return total > 0;
+}
+
+}  // namespace
+
+double idle_cores(int sample_ms) {
+  const double cores = std::max(1u, std::thread::hardware_concurrency());
+  uint64_t idle0 = 0, total0 = 0, idle1 = 0, total1 = 0;
+  if (!cpu_times(idle0, total0)) return cores;
+  std::this_thread::sleep_for(std::chrono::milliseconds(sample_ms));
+  if (!cpu_times(idle1, total1) || total1 <= total0) return cores;
+  return cores * static_cast<double>(idle1 - idle0) / static_cast<double>(total1 - total0);
+}
+
 void set_threads(int threads) {
-  // Debian's LibTorch starts with one intra-op thread; 0 means "use every core", unless
+  check(threads >= 0, "--threads ", threads, ": must be >= 0 (0 = all cores)");
+  // Debian's LibTorch starts with one intra-op thread; 0 means "every free core", unless
   // OMP_NUM_THREADS says otherwise (as in PyTorch, so one variable bounds a whole job).
-  if (threads <= 0) {
-    const char* omp = std::getenv("OMP_NUM_THREADS");
-    const int from_env = omp != nullptr ? std::atoi(omp) : 0;
-    threads = from_env > 0 ? from_env : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads > 0) {
+    g_threads_reason = "--threads " + std::to_string(threads);
+  } else if (const char* omp = std::getenv("OMP_NUM_THREADS"); omp != nullptr && std::atoi(omp) > 0) {
+    threads = std::atoi(omp);
+    g_threads_reason = "OMP_NUM_THREADS";
+  } else {
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const double idle = cores > 1 ? idle_cores() : 1.0;
+    threads = std::clamp(static_cast<int>(std::lround(idle)), 1, cores);
+    std::ostringstream why;
+    why << std::fixed << std::setprecision(1) << idle << " of " << cores << " cores idle";
+    g_threads_reason = why.str();
   }
   torch::set_num_threads(threads);
 }
+
+std::string threads_reason() { return g_threads_reason; }
 
 void seed_everything(uint64_t seed) {
   torch::manual_seed(seed);

@@ -13,6 +13,8 @@ namespace aft::fs {
 namespace stdfs = std::filesystem;
 
 std::string read_file(const std::string& path) {
+  // An ifstream opens a directory without complaint and reads nothing from it.
+  check(!stdfs::is_directory(path), path, ": is a directory, not a file");
   std::ifstream in(path, std::ios::binary);
   check(in.good(), "cannot open ", path);
   std::ostringstream buffer;

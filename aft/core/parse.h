@@ -15,4 +15,7 @@ std::optional<int64_t> parse_integer(const std::string& text);
 // an item is empty ("3,,5", "3,").
 std::optional<std::vector<int64_t>> parse_integer_list(const std::string& text);
 
+// The finite real number `text` spells in full ("0.25", "1e-3"; not "0.25x", "", "nan", "inf").
+std::optional<double> parse_number(const std::string& text);
+
 }  // namespace aft

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <sstream>
 
+#include "aft/core/device.h"
+
 namespace aft {
 
 std::string version() { return AFT_VERSION; }
@@ -54,7 +56,7 @@ std::string version_report() {
       << "LibTorch " << libtorch_version() << "\n"
       << "CUDA " << (cuda_available() ? "available" : "not available") << "\n"
       << "BLAS " << loaded_blas() << "\n"
-      << "threads " << torch::get_num_threads();
+      << "threads " << torch::get_num_threads() << " (" << threads_reason() << ")";
   return out.str();
 }
 

@@ -7,6 +7,7 @@
 #include "aft/core/log.h"
 #include "aft/data/generators.h"
 #include "aft/data/idx_dataset.h"
+#include "aft/data/folder_tools.h"
 #include "aft/data/image_ops.h"
 #include "aft/data/png_write.h"
 
@@ -16,8 +17,7 @@ namespace stdfs = std::filesystem;
 namespace {
 
 void prepare_out(const std::string& out, bool overwrite) {
-  check(!out.empty(), "--out is required");
-  check(overwrite || !fs::exists(out), out, " already exists (use --overwrite to replace it)");
+  check_data_out(out, overwrite);
   fs::remove_all(out + ".tmp");
   fs::create_directories(out + ".tmp");
 }
@@ -67,6 +67,7 @@ GeneratedSummary export_fashion_mnist(const FashionMnistExportOptions& o) {
   for (int64_t c : classes) summary.classes.push_back(fashion_mnist_classes()[c]);
   summary.train = export_split(train, classes, o.per_class, o.size, o.out + ".tmp/train");
   summary.test = export_split(test, classes, o.test_per_class, o.size, o.out + ".tmp/test");
+  mark_data_dir(o.out + ".tmp", "data fashion-mnist");
   fs::replace_path(o.out + ".tmp", o.out);
   return summary;
 }

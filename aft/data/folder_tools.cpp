@@ -6,6 +6,7 @@
 
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
+#include "aft/core/version.h"
 
 namespace aft::data {
 namespace stdfs = std::filesystem;
@@ -58,11 +59,27 @@ nlohmann::json data_info(const std::string& root) {
   return j;
 }
 
+const OutputKind& data_dir_kind() {
+  static const OutputKind kind{"dataset folder", "aft-data.json", {"aft-data.json", "train", "val", "test"}};
+  return kind;
+}
+
+void check_data_out(const std::string& out, bool overwrite, const std::string& input) {
+  check(!out.empty(), "--out is required");
+  const auto state = output_state(out, data_dir_kind());
+  if (state == OutputState::absent || state == OutputState::empty) return;
+  check_overwritable(out, data_dir_kind(), {input});
+  check(overwrite, out, " already exists (use --overwrite to replace it)");
+}
+
+void mark_data_dir(const std::string& dir, const std::string& command) {
+  fs::write_json_atomic(dir + "/aft-data.json", {{"written_by", "aft " + command}, {"aft_version", version()}});
+}
+
 void materialise_split(const std::string& root, const std::string& out, double val_fraction,
                        uint64_t seed, bool overwrite) {
   check(stdfs::is_directory(root), "data split needs an image-folder root, got ", root);
-  check(!out.empty(), "--out is required");
-  check(overwrite || !fs::exists(out), out, " already exists (use --overwrite to replace it)");
+  check_data_out(out, overwrite, root);
   DataOptions options;
   options.root = root;
   options.val_fraction = val_fraction;
@@ -82,6 +99,7 @@ void materialise_split(const std::string& root, const std::string& out, double v
   write(*s.train, s.train_indices, "train");
   write(*s.train, s.val_indices, "val");
   write(*s.test, s.test_indices, "test");
+  mark_data_dir(tmp, "data split");
   fs::replace_path(tmp, out);
 }
 

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "aft/core/output_dir.h"
 #include "aft/data/splits.h"
 
 namespace aft::data {
@@ -15,5 +16,14 @@ nlohmann::json data_info(const std::string& root);
 // aft reading OUT uses test/ as the test split and carves its own validation from train/.
 void materialise_split(const std::string& root, const std::string& out, double val_fraction,
                        uint64_t seed, bool overwrite);
+
+// Folders that `aft data` writes carry aft-data.json, so that --overwrite can tell them from a
+// user's own data, which it never removes.
+const OutputKind& data_dir_kind();
+// Checks OUT before a generator writes it: absent or empty, or (with overwrite) a folder aft wrote
+// that does not hold `input`; throws one line otherwise.
+void check_data_out(const std::string& out, bool overwrite, const std::string& input = "");
+// Writes the marker into a generated folder (before it is renamed into place).
+void mark_data_dir(const std::string& dir, const std::string& command);
 
 }  // namespace aft::data

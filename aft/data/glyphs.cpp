@@ -11,6 +11,7 @@
 
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
+#include "aft/data/folder_tools.h"
 #include "aft/data/generators.h"
 #include "aft/data/png_write.h"
 #include "aft/data/random.h"
@@ -135,7 +136,7 @@ GeneratedSummary write_glyphs(const GlyphOptions& o) {
   summary.train_sources.assign(order.begin() + o.test_fonts, order.end());
   std::sort(summary.test_sources.begin(), summary.test_sources.end());
   std::sort(summary.train_sources.begin(), summary.train_sources.end());
-  check(o.overwrite || !fs::exists(o.out), o.out, " already exists (use --overwrite to replace it)");
+  check_data_out(o.out, o.overwrite);
   const std::string tmp = o.out + ".tmp";
   fs::remove_all(tmp);
   for (char ch : chars) summary.classes.push_back(glyph_class_name(static_cast<char32_t>(ch)));
@@ -156,6 +157,7 @@ GeneratedSummary write_glyphs(const GlyphOptions& o) {
       }
     }
   }
+  mark_data_dir(tmp, "data glyphs");
   fs::replace_path(tmp, o.out);
   return summary;
 }

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <csetjmp>
+#include <atomic>
 #include <cstring>
 
 #include "aft/core/error.h"
@@ -187,13 +188,30 @@ ImageFormat sniff_format(const std::string& bytes) {
   return ImageFormat::kUnknown;
 }
 
+namespace {
+std::atomic<int64_t> g_max_pixels{kDefaultMaxImagePixels};
+}  // namespace
+
+void set_max_image_pixels(int64_t pixels) {
+  check(pixels > 0, "--max-image-pixels ", pixels, ": must be > 0");
+  g_max_pixels = pixels;
+}
+
+int64_t max_image_pixels() { return g_max_pixels; }
+
 Image decode_image(const std::string& bytes, const std::string& path, int64_t min_side_hint) {
+  if (sniff_format(bytes) != ImageFormat::kUnknown) {
+    // The header is checked before any pixel memory is taken.
+    const auto [h, w] = read_image_size(bytes, path);
+    check(h > 0 && w > 0, path, ": the header claims an image of ", w, "x", h, " pixels");
+    check(h <= g_max_pixels / w, path, ": ", w, "x", h, " pixels is above the limit of ", g_max_pixels.load(),
+          " (a decompression bomb?); raise it with --max-image-pixels if the image is genuine");
+  }
   switch (sniff_format(bytes)) {
     case ImageFormat::kJpeg: return decode_jpeg(bytes, path, min_side_hint);
     case ImageFormat::kPng: return decode_png(bytes, path);
     default:
-      fail(path, ": not a JPEG or PNG file (", bytes.empty() ? "empty file" : "unknown magic bytes",
-           ")");
+      fail(path, ": not a JPEG or PNG file (", bytes.empty() ? "empty file" : "unknown magic bytes", ")");
   }
 }
 

@@ -159,6 +159,9 @@ Splits open_splits(const DataOptions& options) {
     open_folder_root(root, s);
   }
   s.classes = s.train->classes();
+  // One class makes every prediction right: an accuracy of 1.0 that says nothing.
+  check(s.classes.size() >= 2, root, ": the training split has ", s.classes.size(),
+        " class folder(s); a classifier needs at least 2");
   // IDX data already lives in memory; caching only pays off for files that need decoding.
   if (options.cache && std::dynamic_pointer_cast<IdxDataset>(s.train) == nullptr) {
     s.train = std::make_shared<CachedDataset>(s.train);

@@ -29,20 +29,8 @@ void ContributionOptions::visit(OptionVisitor& v) {
           "ratio search: paper (10 particles x 15 iterations, 5 proxy epochs, unit groups)|fast (6 x 4, 2 proxy "
           "epochs on half the data, block groups, early stop 0.05)|none (needs --ratio or --ratios)",
           search_preset);
-  v.field("particles", "PSO particles; 0: the preset's", particles);
-  v.field("iterations", "PSO iterations after the initial swarm; -1: the preset's", iterations);
-  v.field("proxy-epochs", "epochs of each fitness run; 0: the preset's", proxy_epochs);
-  v.field("proxy-fraction", "fraction of each training class used by fitness runs, in (0,1]; 0: the preset's",
-          proxy_fraction);
-  v.field("early-stop-margin",
-          "stop a fitness run whose val accuracy is below gbest's at the same epoch minus this; <0: the preset's, "
-          ">=1: never",
-          early_stop_margin);
+  SearchOptions::visit(v);
   v.field("taylor-batches", "training batches accumulated by the taylor and fisher criteria", taylor_batches);
-  v.field("pso-order",
-          "sequential (the reference: each particle sees the previous one's gbest)|synchronous (a whole iteration "
-          "moves, then is evaluated: spread over processes)|auto (synchronous with several processes)",
-          pso_order);
 }
 
 void ContributionOptions::validate() const {
@@ -54,12 +42,8 @@ void ContributionOptions::validate() const {
   check(ratio <= 1.0, "--ratio ", ratio, ": expected a value in [0,1]");
   check(ratio < 0 || ratios.empty(), "--ratio and --ratios both given; pass one");
   check(!searches() || search_preset != "none", "--search-preset none needs --ratio or --ratios");
-  check(particles >= 0, "--particles ", particles, ": expected >= 1 (0: the preset's)");
-  check(iterations >= -1, "--iterations ", iterations, ": expected >= 0 (-1: the preset's)");
-  check(proxy_epochs >= 0, "--proxy-epochs ", proxy_epochs, ": expected >= 1 (0: the preset's)");
-  check(proxy_fraction >= 0 && proxy_fraction <= 1, "--proxy-fraction ", proxy_fraction, ": expected (0,1]");
   check(taylor_batches >= 1, "--taylor-batches ", taylor_batches, ": expected >= 1");
-  check_choice("--pso-order", pso_order, {"auto", "sequential", "synchronous"});
+  SearchOptions::validate();
 }
 
 std::string ContributionOptions::resolved_select() const {
@@ -71,13 +55,14 @@ std::string ContributionOptions::resolved_select() const {
 SearchBudget resolve_budget(const ContributionOptions& o) {
   SearchBudget b;
   if (o.search_preset == "fast") {
-    b = {6, 4, 2, 0.5, 0.05, "block"};
+    b.particles = 6;
+    b.iterations = 4;
+    b.proxy_epochs = 2;
+    b.proxy_fraction = 0.5;
+    b.early_stop_margin = 0.05;
+    b.ratio_groups = "block";
   }
-  if (o.particles > 0) b.particles = o.particles;
-  if (o.iterations >= 0) b.iterations = o.iterations;
-  if (o.proxy_epochs > 0) b.proxy_epochs = o.proxy_epochs;
-  if (o.proxy_fraction > 0) b.proxy_fraction = o.proxy_fraction;
-  if (o.early_stop_margin >= 0) b.early_stop_margin = o.early_stop_margin >= 1 ? -1 : o.early_stop_margin;
+  search::apply_overrides(b, o);
   if (!o.ratio_groups.empty()) b.ratio_groups = o.ratio_groups;
   return b;
 }
@@ -117,7 +102,11 @@ void ContributionMethod::prepare(PrepareContext& context) {
                                           options_.taylor_batches);
   basis->order = std::make_shared<ContributionOrder>(scores, options_.resolved_select() == "highest");
   std::vector<double> ratios;
-  if (options_.ratio >= 0) {
+  if (restored_ratios_) {
+    check(restored_ratios_->size() == basis->layout.units.size(), "prepared.json: ", restored_ratios_->size(),
+          " ratios for ", basis->layout.units.size(), " layer units");
+    ratios = *restored_ratios_;
+  } else if (options_.ratio >= 0) {
     ratios.assign(basis->layout.units.size(), options_.ratio);
   } else if (!options_.ratios.empty()) {
     ratios = read_ratio_file(options_.ratios, basis->layout);
@@ -130,6 +119,16 @@ void ContributionMethod::prepare(PrepareContext& context) {
     search_ = std::move(outcome.report);
   }
   use_ratios(basis, ratios);
+}
+
+nlohmann::json ContributionMethod::prepared_state() const {
+  return {{"unit_ratios", unit_ratios_}, {"search", search_}};
+}
+
+void ContributionMethod::restore_prepared(const nlohmann::json& state, PrepareContext& context) {
+  restored_ratios_ = state.at("unit_ratios").get<std::vector<double>>();
+  search_ = state.at("search");
+  prepare(context);
 }
 
 void ContributionMethod::use_ratios(std::shared_ptr<const ContributionBasis> basis, std::vector<double> unit_ratios) {
@@ -181,12 +180,13 @@ std::vector<ParamGroup> ContributionMethod::param_groups() {
   return groups;
 }
 
-void ContributionMethod::set_training(bool training) {
-  module()->train(training);
-  if (!training || !options_.freeze_bn_stats) return;
+std::vector<std::shared_ptr<torch::nn::Module>> ContributionMethod::eval_modules() {
+  std::vector<std::shared_ptr<torch::nn::Module>> out;
+  if (!options_.freeze_bn_stats) return out;
   for (auto& m : model_->modules(/*include_self=*/false)) {
-    if (dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get()) != nullptr) m->eval();
+    if (dynamic_cast<torch::nn::BatchNorm2dImpl*>(m.get()) != nullptr) out.push_back(m);
   }
+  return out;
 }
 
 namespace {

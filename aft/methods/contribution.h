@@ -4,15 +4,18 @@
 #pragma once
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "aft/methods/contribution_masks.h"
 #include "aft/methods/registry.h"
+#include "aft/search/search_options.h"
 
 namespace aft::methods {
 
-struct ContributionOptions : Options {
+// The search flags (particles, iterations, proxy epochs, ...) come from search::SearchOptions.
+struct ContributionOptions : search::SearchOptions {
   std::string criterion = "value";     // value|magnitude|taylor|fisher
   std::string select = "auto";         // auto|lowest|highest
   double ratio = -1;                   // one ratio for every unit; <0: not given
@@ -21,13 +24,7 @@ struct ContributionOptions : Options {
   std::string mask_mode = "strict";    // strict|faithful
   bool freeze_bn_stats = false;
   std::string search_preset = "paper"; // paper|fast|none
-  int64_t particles = 0;               // 0: the preset's
-  int64_t iterations = -1;             // -1: the preset's
-  int64_t proxy_epochs = 0;            // 0: the preset's
-  double proxy_fraction = 0;           // 0: the preset's
-  double early_stop_margin = -1;       // <0: the preset's; >=1 never prunes
   int64_t taylor_batches = 8;
-  std::string pso_order = "auto";      // auto|sequential|synchronous (search/parallel.h)
 
   void visit(OptionVisitor& v) override;
   void validate() const override;
@@ -36,13 +33,8 @@ struct ContributionOptions : Options {
 };
 
 // The search settings after applying --search-preset and the explicit overrides.
-struct SearchBudget {
-  int64_t particles = 10;
-  int64_t iterations = 15;
-  int64_t proxy_epochs = 5;
-  double proxy_fraction = 1.0;
-  double early_stop_margin = -1;  // <0: off
-  std::string ratio_groups = "unit";
+struct SearchBudget : search::SearchBudget {
+  std::string ratio_groups = "unit";  // the PSO's dimensions: one per unit, block or stage
 };
 SearchBudget resolve_budget(const ContributionOptions& options);
 
@@ -52,10 +44,14 @@ class ContributionMethod : public Method {
   std::string name() const override { return "contribution"; }
   // Scores and sorts every tensor once, then takes the given ratios or searches them.
   void prepare(PrepareContext& context) override;
+  nlohmann::json prepared_state() const override;
+  // Recomputes the contribution scores (one cheap pass) and takes the saved ratios: no search.
+  void restore_prepared(const nlohmann::json& state, PrepareContext& context) override;
   // Builds masks for this model from the ratios; without prepare (reopened runs) it only keeps the model.
   void attach(models::ModelPtr model) override;
   std::vector<ParamGroup> param_groups() override;
-  void set_training(bool training) override;
+  // --freeze-bn-stats: every batch norm keeps its pretrained running statistics.
+  std::vector<std::shared_ptr<torch::nn::Module>> eval_modules() override;
   void after_backward() override;
   void after_step() override;
   nlohmann::json report() override;
@@ -88,6 +84,8 @@ class ContributionMethod : public Method {
   std::vector<Tensor> tensors_;
   std::vector<torch::Tensor> head_;
   nlohmann::json search_ = nullptr;
+  // The saved outcome of an earlier prepare() (resume): used instead of searching again.
+  std::optional<std::vector<double>> restored_ratios_;
 };
 
 // Reads --ratios: {"unit": r, ...}, {"ratios": {...}} or a summary.json; keys are unit, block

@@ -17,7 +17,8 @@ class LinearMethod : public Method {
     }
     return {{"head", head, 1.0, -1.0}};
   }
-  void set_training(bool) override { model_->train(false); }
+  // The whole network stays in eval mode: a linear probe reads fixed features.
+  std::vector<std::shared_ptr<torch::nn::Module>> eval_modules() override { return {model_}; }
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "aft/core/options.h"
 #include "aft/models/model.h"
 #include "aft/models/weights.h"
+#include "aft/train/learner.h"
 
 namespace aft::dist {
 class Group;
@@ -27,19 +28,10 @@ struct TrainOptions;
 
 namespace aft::methods {
 
-struct ParamGroup {
-  std::string name;
-  std::vector<torch::Tensor> params;
-  double lr_scale = 1.0;         // multiplies the scheduled learning rate
-  double weight_decay = -1.0;    // < 0: the run's --weight-decay
-};
-
-struct StepOutput {
-  torch::Tensor loss;    // scalar to backpropagate
-  torch::Tensor logits;  // for accuracy
-};
-
-using LossFn = std::function<torch::Tensor(const torch::Tensor& logits, const torch::Tensor& labels)>;
+// The Trainer's vocabulary, under the names methods have always used.
+using train::LossFn;
+using train::ParamGroup;
+using train::StepOutput;
 
 // What a method may use before the final training: fresh copies of the pretrained model
 // (for searches and preliminary runs through the same Trainer), the task, and the recipe.
@@ -53,6 +45,14 @@ struct PrepareContext {
   int64_t image_size = 0;   // after the eval transform
   // Multi-process runs: searches spread their evaluations over it (search/parallel.h); null: one process.
   std::shared_ptr<dist::Group> dist;
+  // Where searches keep their journals (RUN/search), so a killed search resumes where it
+  // stopped; empty: no journal (search proxies, tests). Every rank reads it, one writes.
+  std::string search_dir;
+  bool search_writer = true;
+  // The journal file of the search called `name`, or "" without a search_dir.
+  std::string journal(const std::string& name) const {
+    return search_dir.empty() ? std::string() : search_dir + "/" + name + ".jsonl";
+  }
 };
 
 // What a method that assembles its own network (several sources) needs to build it.
@@ -63,11 +63,10 @@ struct OwnModelSpec {
   uint64_t seed = 0;       // new heads are drawn from this seed
 };
 
-class Method {
+// A fine-tuning method: a Learner the Trainer drives, plus what only methods have (searches
+// in prepare(), attaching to the pretrained model, their own report).
+class Method : public train::Learner {
  public:
-  virtual ~Method() = default;
-  virtual std::string name() const = 0;
-
   // Methods that build their network from their own options (the multi-source ensemble)
   // return true: run_job then takes no --weights, passes no fresh_model to prepare(), and calls
   // build_own_model() instead of attach().
@@ -78,29 +77,21 @@ class Method {
 
   // Runs before attach(): searches, preliminary fine-tunes (angles). Default: nothing.
   virtual void prepare(PrepareContext&) {}
+  // What prepare() found (searched ratios, chosen units, frozen counts, and its report), which
+  // run_job writes to RUN/prepared.json as soon as prepare() ends. Null: nothing to keep.
+  virtual nlohmann::json prepared_state() const { return nullptr; }
+  // On --resume, instead of prepare() when prepared.json exists: take the findings back and
+  // redo only cheap, deterministic set-up, never a search or a preliminary run.
+  virtual void restore_prepared(const nlohmann::json& /*state*/, PrepareContext& context) { prepare(context); }
   // Receives the model built from the pretrained weights with a head sized for the task.
   virtual void attach(models::ModelPtr model) { model_ = std::move(model); }
-  // The module the Trainer moves, saves and switches between train and eval.
-  virtual std::shared_ptr<torch::nn::Module> module() { return model_; }
-  // What the optimizer trains; everything not listed gets requires_grad(false).
-  virtual std::vector<ParamGroup> param_groups() = 0;
-  // Logits for evaluation and prediction.
-  virtual torch::Tensor predict(const torch::Tensor& images) { return model_->forward(images); }
-  // Loss of one training step; the default is the task loss on the model's logits.
-  virtual StepOutput train_step(const torch::Tensor& images, const torch::Tensor& labels, const LossFn& task_loss) {
+  std::shared_ptr<torch::nn::Module> module() override { return model_; }
+  torch::Tensor predict(const torch::Tensor& images) override { return model_->forward(images); }
+  // The default step: the task loss on the model's logits.
+  StepOutput train_step(const torch::Tensor& images, const torch::Tensor& labels, const LossFn& task_loss) override {
     auto logits = model_->forward(images);
     return {task_loss(logits, labels), logits};
   }
-  // Switches train/eval; methods with frozen parts keep those in eval mode where they must.
-  virtual void set_training(bool training) { module()->train(training); }
-  virtual void on_train_start(train::Trainer&) {}
-  virtual void on_epoch_start(train::Trainer&, int64_t /*epoch*/) {}
-  // Before each evaluation pass; split is "val", "test" or "" (other callers).
-  virtual void on_evaluate_start(const std::string& /*split*/) {}
-  // After predict() on each evaluation batch, with that batch's labels (per-member statistics).
-  virtual void on_evaluate_batch(const torch::Tensor& /*labels*/) {}
-  virtual void after_backward() {}
-  virtual void after_step() {}
   // The method's own findings for summary.json's method_report.
   virtual nlohmann::json report() { return nlohmann::json::object(); }
   models::ModelPtr model() const { return model_; }

@@ -10,10 +10,11 @@
 #include "aft/core/fs.h"
 #include "aft/core/log.h"
 #include "aft/methods/contribution_search.h"
-#include "aft/methods/job.h"
+#include "aft/models/source.h"
 #include "aft/models/weights.h"
 #include "aft/dist/process_group.h"
 #include "aft/search/parallel.h"
+#include "aft/search/proxy.h"
 #include "aft/search/pso.h"
 #include "aft/train/trainer.h"
 
@@ -53,10 +54,10 @@ MultiSourceMethod::MultiSourceMethod(MultiSourceOptions options) : options_(std:
 void MultiSourceMethod::resolve_sources(int64_t classes, int64_t image_size) {
   if (!configs_.empty()) return;
   for (size_t j = 0; j < specs_.size(); ++j) {
-    ModelOptions o;
+    models::ModelOptions o;
     o.model = specs_[j].arch;
     try {
-      configs_.push_back(resolve_model_config(o, specs_[j].weights, classes, image_size));
+      configs_.push_back(models::resolve_model_config(o, specs_[j].weights, classes, image_size));
       unit_counts_.push_back(static_cast<int64_t>(models::build_model(configs_.back())->units(models::UnitLevel::layer).size()));
     } catch (const Error& e) {
       fail("--source ", options_.sources[j], ": ", e.what());
@@ -137,8 +138,8 @@ void MultiSourceMethod::prepare(PrepareContext& context) {
         "multisource search: the fitness needs a validation split (--val-fraction > 0)");
   const auto budget = resolve_budget(options_);
   const auto& run = *context.train_options;
-  const auto data = proxy_data(*context.data, budget.proxy_fraction, static_cast<uint64_t>(run.seed));
-  const auto recipe = proxy_options(run, budget.proxy_epochs);
+  const auto data = search::proxy_data(*context.data, budget.proxy_fraction, static_cast<uint64_t>(run.seed));
+  const auto recipe = search::proxy_options(run, budget.proxy_epochs);
 
   std::vector<search::PsoDimension> dims;
   for (size_t j = 0; j < specs_.size(); ++j) {
@@ -146,8 +147,10 @@ void MultiSourceMethod::prepare(PrepareContext& context) {
     dims.push_back({"source" + std::to_string(j) + " " + configs_[j].arch, 0.0,
                     static_cast<double>(unit_counts_[j] - 1), 5.0});
   }
-  const auto pso_options = reference_pso_options(budget.particles, budget.iterations, budget.early_stop_margin,
+  auto pso_options = search::reference_pso_options(budget.particles, budget.iterations, budget.early_stop_margin,
                                                  static_cast<uint64_t>(run.seed), options_.pso_order, context.dist.get());
+  pso_options.journal = context.journal("multisource");
+  pso_options.journal_writer = context.search_writer;
 
   auto to_k = [&](const std::vector<double>& x) {
     std::vector<int64_t> k;
@@ -165,14 +168,14 @@ void MultiSourceMethod::prepare(PrepareContext& context) {
     proxy.cache_ = cache_;
     proxy.cache_state_ = cache_state_;
     proxy.build_own_model({context.num_classes, context.image_size, true, static_cast<uint64_t>(run.seed)});
-    return proxy_fitness(proxy, recipe, data, info);
+    return search::proxy_fitness(proxy, recipe, data, info);
   };
   search::Pso pso(dims, pso_options);
   pso.on_evaluation = [&](const search::PsoEvaluation& e, const search::PsoResult& r) {
     if (context.quiet) return;
     std::string k = "frozen";
     for (auto v : to_k(e.position)) k += " " + std::to_string(v);
-    log::info(evaluation_line(e, r, total, k));
+    log::info(search::evaluation_line(e, r, total, k));
   };
   const auto result = pso.run_batched(search::spread_over_ranks(context.dist, fitness));
   frozen_ = to_k(result.gbest_position);
@@ -180,11 +183,26 @@ void MultiSourceMethod::prepare(PrepareContext& context) {
     log::warn("multisource search: no particle reached a validation accuracy above 0; using its gbest position anyway");
   }
 
-  search_ = pso_search_report(result, pso_options, budget.proxy_epochs, budget.proxy_fraction, data, context, "position",
+  search_ = search::pso_search_report(result, pso_options, budget.proxy_epochs, budget.proxy_fraction, data,
+                                      context.dist ? context.dist->world() : 1, "position",
                               [&](const search::PsoEvaluation& e, nlohmann::json& j) { j["frozen"] = to_k(e.position); });
   search_["preset"] = options_.search_preset;
   search_["gbest_position"] = result.gbest_position;
   search_["gbest_frozen"] = frozen_;
+}
+
+nlohmann::json MultiSourceMethod::prepared_state() const {
+  return {{"frozen", frozen_}, {"search", search_}};
+}
+
+void MultiSourceMethod::restore_prepared(const nlohmann::json& state, PrepareContext& context) {
+  resolve_sources(context.num_classes, context.image_size);
+  setup_cache(context.data);
+  const auto frozen = state.at("frozen").get<std::vector<int64_t>>();
+  check(frozen.size() == specs_.size(), "prepared.json: ", frozen.size(), " frozen counts for ", specs_.size(),
+        " sources");
+  set_frozen(frozen);
+  search_ = state.at("search");
 }
 
 void MultiSourceMethod::build_own_model(const OwnModelSpec& spec) {
@@ -269,12 +287,7 @@ StepOutput MultiSourceMethod::train_step(const torch::Tensor& images, const torc
   return {loss, sum};
 }
 
-void MultiSourceMethod::set_training(bool training) {
-  ensemble_->train(training);
-  if (training) {
-    for (auto& m : frozen_norms_) m->eval();
-  }
-}
+std::vector<std::shared_ptr<torch::nn::Module>> MultiSourceMethod::eval_modules() { return frozen_norms_; }
 
 void MultiSourceMethod::on_evaluate_start(const std::string& split) {
   eval_split_ = split;

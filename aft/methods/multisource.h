@@ -12,21 +12,17 @@
 
 #include "aft/methods/prefix_cache.h"
 #include "aft/methods/registry.h"
+#include "aft/search/search_options.h"
 
 namespace aft::methods {
 
-struct MultiSourceOptions : Options {
+// The search flags (particles, iterations, proxy epochs, ...) come from search::SearchOptions.
+struct MultiSourceOptions : search::SearchOptions {
   std::vector<std::string> sources;    // ARCH=WEIGHTS (or WEIGHTS whose metadata names the arch)
   std::string frozen;                  // K1,K2,...: frozen layer units per source; empty: search
   double collab_weight = 0.2;          // lambda
   bool freeze_bn_stats = false;        // frozen units' batch norms keep their statistics
   std::string search_preset = "paper"; // paper|fast
-  int64_t particles = 0;               // 0: the preset's
-  int64_t iterations = -1;             // -1: the preset's
-  int64_t proxy_epochs = 0;            // 0: the preset's
-  double proxy_fraction = 0;           // 0: the preset's
-  double early_stop_margin = -1;       // <0: the preset's; >=1 never prunes
-  std::string pso_order = "auto";      // auto|sequential|synchronous (search/parallel.h)
   std::string cache_frozen = "auto";   // auto|off: keep frozen prefixes' outputs across epochs
   int64_t cache_mb = 2048;             // memory the cache may fill
 
@@ -46,12 +42,8 @@ SourceSpec parse_source(const std::string& text);
 std::vector<int64_t> parse_frozen(const std::string& text);
 
 // The search settings after applying --search-preset and the explicit overrides.
-struct MultiSourceBudget {
-  int64_t particles = 10;
-  int64_t iterations = 5;
-  int64_t proxy_epochs = 5;
-  double proxy_fraction = 1.0;
-  double early_stop_margin = -1;  // <0: off
+struct MultiSourceBudget : search::SearchBudget {
+  MultiSourceBudget() { iterations = 5; }  // the reference: 10 particles x 5 iterations
 };
 MultiSourceBudget resolve_budget(const MultiSourceOptions& options);
 
@@ -78,6 +70,8 @@ class MultiSourceMethod : public Method {
   bool builds_own_model() const override { return true; }
   // Resolves the sources' architectures; searches k per source unless --frozen gives them.
   void prepare(PrepareContext& context) override;
+  nlohmann::json prepared_state() const override;
+  void restore_prepared(const nlohmann::json& state, PrepareContext& context) override;
   // Builds the ensemble (pretrained sources, new heads from the seed) and freezes per k.
   void build_own_model(const OwnModelSpec& spec) override;
   std::map<std::string, std::string> own_model_metadata() const override;
@@ -85,7 +79,8 @@ class MultiSourceMethod : public Method {
   std::vector<ParamGroup> param_groups() override;
   torch::Tensor predict(const torch::Tensor& images) override;
   StepOutput train_step(const torch::Tensor& images, const torch::Tensor& labels, const LossFn& task_loss) override;
-  void set_training(bool training) override;
+  // Frozen units' batch norms with --freeze-bn-stats.
+  std::vector<std::shared_ptr<torch::nn::Module>> eval_modules() override;
   void on_evaluate_start(const std::string& split) override;
   void on_evaluate_batch(const torch::Tensor& labels) override;
   nlohmann::json report() override;

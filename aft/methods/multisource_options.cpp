@@ -21,19 +21,7 @@ void MultiSourceOptions::visit(OptionVisitor& v) {
           freeze_bn_stats);
   v.field("search-preset", "paper (10 particles, 5 iterations, 5 proxy epochs) | fast (4, 2, 2 on half the data, pruning)",
           search_preset);
-  v.field("particles", "PSO particles (0: the preset's)", particles);
-  v.field("iterations", "PSO iterations after the initial swarm (-1: the preset's)", iterations);
-  v.field("proxy-epochs", "epochs of each fitness run (0: the preset's)", proxy_epochs);
-  v.field("proxy-fraction", "fraction of the training split each fitness run uses (0: the preset's)", proxy_fraction);
-  v.field("early-stop-margin",
-          "stop a fitness run whose validation accuracy falls this far behind gbest's at the same epoch "
-          "(<0: the preset's; >=1: never)",
-          early_stop_margin);
-  v.field("pso-order",
-          "sequential (the reference: each particle sees the gbest of the one before) | synchronous "
-          "(one iteration's particles evaluated in parallel over the processes) | auto (synchronous with several "
-          "processes)",
-          pso_order);
+  SearchOptions::visit(v);
   v.field("cache-frozen",
           "auto: when the training transform does not augment and the frozen pieces are fixed functions (no batch "
           "norm, or --freeze-bn-stats), compute their outputs once per image and reuse them in every epoch and "
@@ -58,8 +46,7 @@ void MultiSourceOptions::validate() const {
   }
   check(collab_weight >= 0 && std::isfinite(collab_weight), "--collab-weight ", collab_weight, ": expected >= 0");
   check_choice("--search-preset", search_preset, {"paper", "fast"});
-  check(proxy_fraction >= 0 && proxy_fraction <= 1, "--proxy-fraction ", proxy_fraction, ": expected (0, 1]");
-  check_choice("--pso-order", pso_order, {"auto", "sequential", "synchronous"});
+  SearchOptions::validate();
   check_choice("--cache-frozen", cache_frozen, {"auto", "off"});
   check(cache_mb >= 0, "--cache-mb ", cache_mb, ": expected >= 0");
 }
@@ -83,12 +70,14 @@ MultiSourceBudget resolve_budget(const MultiSourceOptions& o) {
   MultiSourceBudget b;
   // fast: 12 evaluations of at most 2 epochs on half the data, hopeless ones pruned —
   // at most 24 proxy epochs against the paper's 300.
-  if (o.search_preset == "fast") b = {4, 2, 2, 0.5, 0.05};
-  if (o.particles > 0) b.particles = o.particles;
-  if (o.iterations >= 0) b.iterations = o.iterations;
-  if (o.proxy_epochs > 0) b.proxy_epochs = o.proxy_epochs;
-  if (o.proxy_fraction > 0) b.proxy_fraction = o.proxy_fraction;
-  if (o.early_stop_margin >= 0) b.early_stop_margin = o.early_stop_margin >= 1 ? -1 : o.early_stop_margin;
+  if (o.search_preset == "fast") {
+    b.particles = 4;
+    b.iterations = 2;
+    b.proxy_epochs = 2;
+    b.proxy_fraction = 0.5;
+    b.early_stop_margin = 0.05;
+  }
+  search::apply_overrides(b, o);
   return b;
 }
 

@@ -134,6 +134,16 @@ void PartialMethod::prepare(PrepareContext& context) {
   selection_report_ = std::move(selection.report);
 }
 
+nlohmann::json PartialMethod::prepared_state() const {
+  if (options_.select != "angle" || units_fixed_) return nullptr;
+  return {{"units", units_}, {"selection", selection_report_}};
+}
+
+void PartialMethod::restore_prepared(const nlohmann::json& state, PrepareContext&) {
+  units_ = state.at("units").get<std::vector<std::string>>();
+  selection_report_ = state.at("selection");
+}
+
 void PartialMethod::attach(models::ModelPtr model) {
   Method::attach(std::move(model));
   const bool by_units = units_fixed_ || options_.select == "angle";
@@ -164,12 +174,7 @@ std::vector<ParamGroup> PartialMethod::param_groups() {
   return groups;
 }
 
-void PartialMethod::set_training(bool training) {
-  model_->train(training);
-  if (training) {
-    for (auto& m : frozen_norms_) m->eval();
-  }
-}
+std::vector<std::shared_ptr<torch::nn::Module>> PartialMethod::eval_modules() { return frozen_norms_; }
 
 nlohmann::json PartialMethod::report() {
   nlohmann::json r = {{"select", options_.select}, {"trainable_tensors", trainable_.size()}};

@@ -39,10 +39,12 @@ class PartialMethod : public Method {
   std::string name() const override { return "partial"; }
   // --select angle: the short full fine-tune, the angles and (auto) the proxy runs.
   void prepare(PrepareContext& context) override;
+  nlohmann::json prepared_state() const override;
+  void restore_prepared(const nlohmann::json& state, PrepareContext& context) override;
   void attach(models::ModelPtr model) override;
   std::vector<ParamGroup> param_groups() override;
   // Batch norms of frozen units stay in eval mode: their statistics must not drift either.
-  void set_training(bool training) override;
+  std::vector<std::shared_ptr<torch::nn::Module>> eval_modules() override;
   nlohmann::json report() override;
 
   // Trains exactly these block-level units (and the head); prepare() then selects nothing.

@@ -10,6 +10,7 @@
 #include "aft/core/error.h"
 #include "aft/core/log.h"
 #include "aft/methods/baselines.h"
+#include "aft/search/proxy.h"
 #include "aft/train/trainer.h"
 
 namespace aft::methods {
@@ -118,6 +119,7 @@ AngleSelection select_by_angle(PrepareContext& context, const PartialOptions& op
   train::TrainOptions angle_options = *context.train_options;
   angle_options.epochs = options.angle_epochs;
   angle_options.keep_best = false;  // the angle is measured on where the fine-tune ends
+  angle_options.patience = 0;
   log::info("partial: full fine-tune for " + std::to_string(options.angle_epochs) + " epoch(s) to measure angles");
   const auto angle_run = train::Trainer(*full, angle_options, *context.data, quiet_hooks("partial angles")).fit();
   tuned->to(torch::kCPU);
@@ -132,9 +134,9 @@ AngleSelection select_by_angle(PrepareContext& context, const PartialOptions& op
   if (auto_k || auto_pick) {
     const auto ks = auto_k ? auto_k_candidates(selection.angles) : std::vector<int64_t>{best_k};
     const auto picks = auto_pick ? std::vector<std::string>{"largest", "smallest"} : std::vector<std::string>{options.pick};
-    train::TrainOptions proxy_options = *context.train_options;
-    proxy_options.epochs = options.proxy_epochs;
-    proxy_options.keep_best = false;
+    // The proxies every search uses (search/proxy.h): the run's optimizer, a constant rate, no test split.
+    const auto recipe = search::proxy_options(*context.train_options, options.proxy_epochs);
+    const auto data = search::proxy_data(*context.data, 1.0, static_cast<uint64_t>(context.train_options->seed));
     std::set<std::vector<std::string>> tried;
     double best_accuracy = -1;
     // Candidates in order of growing K, largest before smallest: ties keep the cheaper choice.
@@ -147,12 +149,11 @@ AngleSelection select_by_angle(PrepareContext& context, const PartialOptions& op
         PartialMethod proxy(options);
         proxy.set_units(units);
         proxy.attach(context.fresh_model());
-        const auto r = train::Trainer(proxy, proxy_options, *context.data, quiet_hooks("partial proxy")).fit();
-        proxies.push_back({{"k", k}, {"pick", pick}, {"units", units}, {"val_accuracy", r.best_val_accuracy}});
-        log::info("partial: proxy k=" + std::to_string(k) + " " + pick + ": val accuracy " +
-                  std::to_string(r.best_val_accuracy));
-        if (r.best_val_accuracy > best_accuracy) {
-          best_accuracy = r.best_val_accuracy;
+        const double accuracy = search::proxy_fitness(proxy, recipe, data);
+        proxies.push_back({{"k", k}, {"pick", pick}, {"units", units}, {"val_accuracy", accuracy}});
+        log::info("partial: proxy k=" + std::to_string(k) + " " + pick + ": val accuracy " + std::to_string(accuracy));
+        if (accuracy > best_accuracy) {
+          best_accuracy = accuracy;
           best_k = k;
           best_pick = pick;
         }

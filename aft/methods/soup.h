@@ -12,25 +12,8 @@
 
 namespace aft::methods {
 
-struct SoupSpec {
-  std::vector<std::string> runs;  // finished run directories (the ingredients)
-  std::string data;               // dataset root; empty: the ingredients' own
-  std::string mode = "greedy";    // uniform|greedy
-  std::string out;                // run directory to write
-  bool recalibrate_bn = false;    // recompute averaged batch-norm statistics on training images
-  bool overwrite = false;
-  std::string device = "auto";
-  int64_t threads = 0;
-  int64_t batch_size = 128;       // evaluation / recalibration batch
-  int64_t workers = 2;
-  bool quiet = false;
-};
 
-// Builds the soup, writes OUT (config.json, model.safetensors, summary.json) atomically, and
-// returns the summary.
-nlohmann::json make_soup(const SoupSpec& spec);
-
-// --- building blocks, exposed for tests ---
+// The building blocks; aft/run/soup_run.h puts them together with data and evaluation.
 
 struct Ingredient {
   std::string run;

@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <unordered_set>
 
@@ -20,7 +21,7 @@ void SpotTuneOptions::validate() const {
   check_choice("--frozen-bn", frozen_bn, {"freeze", "train"});
   check_choice("--route", route, {"argmax", "sample"});
   check(temperature > 0, "--temperature must be positive, got ", temperature);
-  check(policy_lr >= 0, "--policy-lr must not be negative, got ", policy_lr);
+  check(policy_lr > 0 && std::isfinite(policy_lr), "--policy-lr ", policy_lr, ": must be > 0");
   check(policy_wd >= 0, "--policy-wd must not be negative, got ", policy_wd);
   check(global_k_weight >= 0, "--global-k-weight must not be negative, got ", global_k_weight);
   check(policy_width >= 0, "--policy-width must not be negative, got ", policy_width);
@@ -71,22 +72,16 @@ std::vector<ParamGroup> SpotTuneMethod::param_groups() {
       }
     }
   }
-  // The exact scale needs the run's --lr: on_train_start sets policy_lr / lr.
-  ParamGroup policy{"policy", net_->policy().parameters(), 0.1, options_.policy_wd};
+  // The policy has its own rate (the reference: 0.01 beside the network's 0.1), under the same schedule.
+  ParamGroup policy{"policy", net_->policy().parameters(), 1.0, options_.policy_wd, options_.policy_lr};
   return {network, policy};
 }
 
-void SpotTuneMethod::on_train_start(train::Trainer& trainer) {
-  const double lr = trainer.options().lr;
-  check(lr > 0, "--method spottune needs a positive --lr (the policy's rate is --policy-lr / --lr of it)");
-  trainer.set_lr_scale(1, options_.policy_lr / lr);
-}
-
-void SpotTuneMethod::set_training(bool training) {
-  net_->train(training);
-  if (training && options_.frozen_bn == "freeze") {
-    for (auto& block : net_->frozen_blocks()) block->train(false);
-  }
+std::vector<std::shared_ptr<torch::nn::Module>> SpotTuneMethod::eval_modules() {
+  std::vector<std::shared_ptr<torch::nn::Module>> out;
+  if (options_.frozen_bn != "freeze") return out;
+  for (auto& block : net_->frozen_blocks()) out.push_back(block);
+  return out;
 }
 
 torch::Tensor SpotTuneMethod::sample_actions(const torch::Tensor& images) {

@@ -13,7 +13,7 @@
 namespace aft::methods {
 
 struct SpotTuneOptions : Options {
-  double policy_lr = 0.01;          // absolute; becomes the policy group's lr_scale (policy_lr / --lr)
+  double policy_lr = 0.01;          // absolute: the policy group's own base rate (ParamGroup::lr)
   double policy_wd = 1e-3;
   double temperature = 5.0;         // Gumbel-Softmax T: scales the policy's gradients only
   std::string frozen_bn = "freeze"; // freeze: F_b in eval mode, nothing trains; train: the reference
@@ -44,8 +44,8 @@ class SpotTuneMethod : public Method {
   std::vector<ParamGroup> param_groups() override;
   StepOutput train_step(const torch::Tensor& images, const torch::Tensor& labels, const LossFn& task_loss) override;
   torch::Tensor predict(const torch::Tensor& images) override;
-  void set_training(bool training) override;
-  void on_train_start(train::Trainer& trainer) override;
+  // --frozen-bn freeze: the frozen copies' batch norms keep their pretrained statistics.
+  std::vector<std::shared_ptr<torch::nn::Module>> eval_modules() override;
   void on_evaluate_start(const std::string& split) override;
   void on_evaluate_batch(const torch::Tensor& labels) override;
   nlohmann::json report() override;

@@ -145,6 +145,7 @@ void load_state_dict(VisionModel& model, const TensorMap& tensors, const LoadOpt
 void load_weights(VisionModel& model, const std::string& path, const LoadOptions& options) {
   safetensors::File file = safetensors::read(path);
   TensorMap tensors(file.tensors.begin(), file.tensors.end());
+  check_finite(tensors, path);
   if (has_timm_names(tensors)) tensors = map_timm_names(tensors);
   try {
     load_state_dict(model, tensors, options, path);
@@ -153,6 +154,16 @@ void load_weights(VisionModel& model, const std::string& path, const LoadOptions
     auto arch = file.metadata.find("arch");
     if (arch == file.metadata.end() || arch->second == model.config().arch) throw;
     fail(e.what(), " (the file's metadata says arch ", arch->second, ")");
+  }
+}
+
+void check_finite(const TensorMap& tensors, const std::string& path) {
+  for (const auto& [name, t] : tensors) {
+    if (!t.is_floating_point() || t.numel() == 0) continue;
+    const auto finite = torch::isfinite(t);
+    if (finite.all().item<bool>()) continue;
+    const int64_t bad = t.numel() - finite.sum().item<int64_t>();
+    fail(path, ": tensor '", name, "' holds ", bad, " non-finite value(s) (NaN or infinity); these weights are damaged");
   }
 }
 

@@ -25,6 +25,9 @@ void load_state_dict(VisionModel& model, const TensorMap& tensors, const LoadOpt
 
 // Reads a safetensors file, maps timm names if needed, and loads it into the model.
 void load_weights(VisionModel& model, const std::string& path, const LoadOptions& options = {});
+// Throws naming the first tensor with a NaN or an infinity: weights that cannot be right load
+// nowhere (a NaN running_var would otherwise give NaN predictions without a word).
+void check_finite(const TensorMap& tensors, const std::string& path);
 // Writes the model's state dict (float32) with metadata; atomic.
 void save_weights(const torch::nn::Module& model, const std::string& path,
                   const std::map<std::string, std::string>& metadata = {});

@@ -1,4 +1,4 @@
-#include "aft/methods/job.h"
+#include "aft/run/job.h"
 
 #include <torch/torch.h>
 
@@ -9,7 +9,10 @@
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
 #include "aft/core/log.h"
+#include "aft/core/output_dir.h"
+#include "aft/core/parse.h"
 #include "aft/core/version.h"
+#include "aft/data/image_decode.h"
 #include "aft/data/splits.h"
 #include "aft/dist/env.h"
 #include "aft/dist/process_group.h"
@@ -22,11 +25,20 @@
 #include "aft/train/run_dir.h"
 #include "aft/train/trainer.h"
 
-namespace aft::methods {
+namespace aft::run {
 namespace {
 
-// Flags that may change between an interrupted run and its resumption.
-const std::set<std::string> kRuntimeKeys = {"threads", "workers", "device"};
+// Flags that may change between an interrupted run and its resumption: the runtime ones.
+const std::set<std::string>& runtime_keys() {
+  static const std::set<std::string> keys = [] {
+    train::RuntimeOptions defaults;
+    const auto flags = options_to_json(defaults);
+    std::set<std::string> out;
+    for (auto it = flags.begin(); it != flags.end(); ++it) out.insert(it.key());
+    return out;
+  }();
+  return keys;
+}
 
 }  // namespace
 
@@ -45,35 +57,13 @@ ResolvedTransform resolve_transform(const train::TrainOptions& o, const data::Sp
   return {preset, size};
 }
 
-models::ModelConfig resolve_model_config(const ModelOptions& options, const std::string& weights, int64_t classes,
-                                         int64_t image_size) {
-  models::ModelConfig c;
-  std::map<std::string, std::string> meta;
-  if (!weights.empty()) meta = safetensors::read(weights).metadata;
-  auto from_meta = [&](const char* key) { return meta.count(key) ? meta.at(key) : std::string(); };
-  std::string arch = from_meta("arch");
-  if (arch.empty()) arch = from_meta("architecture");
-  if (!options.model.empty()) {
-    check(arch.empty() || arch == options.model, "--model ", options.model, " but ", weights,
-          " holds weights for ", arch);
-    arch = options.model;
-  }
-  check(!arch.empty(), "--model is required (", weights.empty() ? "no --weights given" : weights + " names no architecture", ")");
-  c.arch = arch;
-  c.stem = !options.stem.empty() ? options.stem : (from_meta("stem").empty() ? "imagenet" : from_meta("stem"));
-  c.width = options.width > 0 ? options.width : (from_meta("width").empty() ? 1.0 : std::stod(from_meta("width")));
-  c.num_classes = classes;
-  c.image_size = image_size;
-  return c;
-}
-
 namespace {
 
 nlohmann::json check_resume(JobSpec& spec, const nlohmann::json& stored) {
   // The stored configuration wins; a flag given again must agree with it.
   auto differs = [&](const nlohmann::json& now, const nlohmann::json& then, const std::string& section) {
     for (auto it = now.begin(); it != now.end(); ++it) {
-      if (!spec.explicit_flags.count(it.key()) || kRuntimeKeys.count(it.key())) continue;
+      if (!spec.explicit_flags.count(it.key()) || runtime_keys().count(it.key())) continue;
       check(then.contains(it.key()) && then.at(it.key()) == it.value(), "--resume ", spec.resume, ": --", it.key(),
             " ", it.value().dump(), " differs from the checkpoint's configuration (", section, " ",
             then.contains(it.key()) ? then.at(it.key()).dump() : "unset", ")");
@@ -88,55 +78,41 @@ nlohmann::json check_resume(JobSpec& spec, const nlohmann::json& stored) {
   differs(options_to_json(spec.train), stored.at("train"), "train");
   differs(options_to_json(spec.model), stored.at("model_options"), "model");
   spec.method = stored.value("method", spec.method);
-  spec.method_options = find_method(spec.method).make_options();
-  differs(options_to_json(*find_method(spec.method).make_options()), stored.at("method_options"), "method");
+  spec.method_options = methods::find_method(spec.method).make_options();
+  differs(options_to_json(*methods::find_method(spec.method).make_options()), stored.at("method_options"), "method");
   auto runtime = options_to_json(spec.train);
   options_from_json(spec.train, stored.at("train"), true, spec.resume + "/config.json");
-  for (const auto& key : kRuntimeKeys) {
+  for (const auto& key : runtime_keys()) {
     if (spec.explicit_flags.count(key)) options_from_json(spec.train, {{key, runtime.at(key)}}, true, "flags");
   }
   options_from_json(spec.model, stored.at("model_options"), true, spec.resume + "/config.json");
   options_from_json(*spec.method_options, stored.at("method_options"), true, spec.resume + "/config.json");
-  spec.data = stored.value("data", spec.data);
+  // --resume RUN alone is enough; a --data given with it must name the run's own data.
+  const std::string stored_data = stored.value("data", "");
+  check(spec.data.empty() || spec.data == stored_data || (fs::exists(spec.data) && path_within(spec.data, stored_data) &&
+                                                          path_within(stored_data, spec.data)),
+        "--resume ", spec.resume, ": --data ", spec.data, " differs from the run's data ", stored_data);
+  spec.data = stored_data;
   spec.out = spec.resume;
   return stored;
 }
 
 }  // namespace
 
-void ModelOptions::visit(OptionVisitor& v) {
-  v.field("model", "architecture (see `aft models`); default: from the weights' metadata", model);
-  v.field("weights", "pretrained weights (.safetensors) or a run directory", weights);
-  v.field("stem", "ResNet stem imagenet|small; default: from the weights, else imagenet", stem);
-  v.field("width", "ResNet width multiplier; 0: from the weights, else 1", width);
-  v.field("keep-head", "keep the pretrained classifier instead of a new head", keep_head);
-}
-
-std::string resolve_weights_path(const std::string& weights) {
-  if (weights.empty()) return weights;
-  if (fs::is_directory(weights)) {
-    const std::string inner = weights + "/model.safetensors";
-    check(fs::exists(inner), "--weights ", weights, ": directory holds no model.safetensors");
-    return inner;
-  }
-  check(fs::exists(weights), "--weights ", weights, ": no such file");
-  return weights;
-}
-
 nlohmann::json run_job(JobSpec& spec) {
-  if (!spec.method_options) spec.method_options = find_method(spec.method).make_options();
+  if (!spec.method_options) spec.method_options = methods::find_method(spec.method).make_options();
   const bool resuming = !spec.resume.empty();
   if (resuming) {
     check(spec.out.empty() || spec.out == spec.resume, "--resume ", spec.resume, " and --out ", spec.out,
           " name different runs");
-    check(fs::exists(spec.resume + "/config.json"), "--resume ", spec.resume, ": no config.json (not a run directory)");
+    check(train::is_run_dir(spec.resume), "--resume ", spec.resume, ": not an aft run directory (no config.json written by aft)");
     check_resume(spec, fs::read_json(spec.resume + "/config.json"));
   }
   spec.train.validate();
   spec.method_options->validate();
   check(!spec.data.empty(), "--data is required");
   check(!spec.out.empty(), "--out is required");
-  auto method = find_method(spec.method).create(*spec.method_options);
+  auto method = methods::find_method(spec.method).create(*spec.method_options);
   const bool own_model = method->builds_own_model();
   if (own_model) {
     check(spec.model.weights.empty() && spec.model.model.empty(), "--method ", spec.method,
@@ -146,7 +122,8 @@ nlohmann::json run_job(JobSpec& spec) {
   }
   const bool main_rank = !spec.dist || spec.dist->is_main();
   if (spec.dist) spec.train.device = dist::device_for_rank(spec.train.device, spec.dist->local_rank());
-  set_threads(static_cast<int>(spec.train.threads));
+  const auto device = parse_device(spec.train.device);  // a refused device fails before anything is written
+  spec.train.apply();
   seed_everything(static_cast<uint64_t>(spec.train.seed));
   log::set_quiet(spec.quiet || !main_rank);
 
@@ -163,9 +140,11 @@ nlohmann::json run_job(JobSpec& spec) {
   const auto classes = static_cast<int64_t>(task.splits.classes.size());
   const auto image_size = task.eval_transform->output_size();
 
-  const std::string weights = resolve_weights_path(spec.model.weights);
+  const std::string weights = models::resolve_weights_path(spec.model.weights);
   models::ModelConfig config;
-  if (!own_model) config = resolve_model_config(spec.model, weights, classes, image_size);
+  if (!own_model) config = models::resolve_model_config(spec.model, weights, classes, image_size);
+  // Damaged weights are refused before the run directory exists (load_weights checks again).
+  if (!weights.empty()) models::check_finite(safetensors::read(weights).tensors, weights);
   // Every model the job makes (searches included) starts from the same pretrained weights and,
   // through the seed, the same new head.
   std::function<models::ModelPtr()> fresh_model;
@@ -183,12 +162,12 @@ nlohmann::json run_job(JobSpec& spec) {
   }
   // Rank 0 alone owns the run directory; other ranks only read its checkpoint when resuming.
   std::optional<train::RunDir> run;
-  if (main_rank) run.emplace(spec.out, spec.overwrite, resuming);
+  if (main_rank) run.emplace(spec.out, spec.overwrite, resuming, std::vector<std::string>{spec.data, weights});
 
   nlohmann::json cfg = {{"command", spec.command},
                         {"aft_version", version()},
                         {"libtorch_version", libtorch_version()},
-                        {"device", parse_device(spec.train.device).str()},
+                        {"device", device.str()},
                         {"data", spec.data},
                         {"data_splits", task.splits.describe()},
                         {"classes", task.splits.classes},
@@ -201,13 +180,32 @@ nlohmann::json run_job(JobSpec& spec) {
                         {"train", options_to_json(spec.train)},
                         {"processes", spec.dist ? spec.dist->world() : 1}};
   if (run && !resuming) run->write_config(cfg);
-  // Searches and preliminary runs are seeded, so a resumed job re-derives the same choices.
-  PrepareContext prepare{fresh_model, &task, &spec.train, run ? run->path() : "", spec.quiet || !main_rank,
+  // What prepare() finds is saved at once: a resumed job restores it instead of searching
+  // again, and a search killed midway replays its journal (RUN/search) up to where it stopped.
+  methods::PrepareContext prepare{fresh_model, &task, &spec.train, run ? run->path() : "", spec.quiet || !main_rank,
                          classes, image_size, spec.dist};
+  prepare.search_dir = spec.out + "/search";  // every rank reads the same journal; rank 0 writes it
+  prepare.search_writer = main_rank;
+  const std::string prepared_path = spec.out + "/prepared.json";
   const auto prepare_start = std::chrono::steady_clock::now();
-  method->prepare(prepare);
-  const double prepare_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - prepare_start).count();
+  double prepare_seconds = 0;
+  if (resuming && fs::exists(prepared_path)) {
+    const auto saved = fs::read_json(prepared_path);
+    try {
+      method->restore_prepared(saved.at("state"), prepare);
+    } catch (const nlohmann::json::exception& e) {
+      fail(prepared_path, ": not what ", spec.method, " saved (", e.what(), ")");
+    }
+    prepare_seconds = saved.value("seconds", 0.0);
+    log::info(spec.command + " " + spec.method + ": restored what prepare() found from " + prepared_path);
+  } else {
+    method->prepare(prepare);
+    prepare_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - prepare_start).count();
+    const auto state = method->prepared_state();
+    if (run && !state.is_null()) {
+      fs::write_json_atomic(prepared_path, {{"method", spec.method}, {"seconds", prepare_seconds}, {"state", state}});
+    }
+  }
   models::ModelPtr model;
   if (own_model) {
     method->build_own_model({classes, image_size, true, static_cast<uint64_t>(spec.train.seed)});
@@ -221,7 +219,7 @@ nlohmann::json run_job(JobSpec& spec) {
   hooks.checkpoint_dir = run ? run->checkpoint_dir() : spec.out + "/checkpoint";  // RunDir's layout
   hooks.metrics_path = run ? run->file("metrics.jsonl") : "";
   if (run) hooks.tb = std::make_shared<report::TbWriter>(run->file("tb"));
-  hooks.resume = resuming;
+  hooks.resume = resuming && train::has_checkpoint(hooks.checkpoint_dir);  // killed before epoch 1: start it
   hooks.quiet = spec.quiet || !main_rank;
   hooks.dist = spec.dist;
   train::Trainer trainer(*method, spec.train, task, hooks);
@@ -239,8 +237,9 @@ nlohmann::json run_job(JobSpec& spec) {
                             {"best_epoch", result.best_epoch},
                             {"final_val_accuracy", result.final_val_accuracy},
                             {"epochs", result.epochs_run},
-                            {"trainable_params", count_params(*method->module(), true)},
-                            {"total_params", count_params(*method->module(), false)},
+                            {"stopped_early", result.stopped_early},
+                            {"trainable_params", methods::count_params(*method->module(), true)},
+                            {"total_params", methods::count_params(*method->module(), false)},
                             {"seconds", result.seconds + prepare_seconds},
                             {"train_seconds", result.seconds},
                             {"prepare_seconds", prepare_seconds},
@@ -257,11 +256,12 @@ nlohmann::json run_job(JobSpec& spec) {
 
 LoadedRun load_weights_for_eval(const std::string& arch, const std::string& weights_in, const data::Splits& splits,
                                  const std::string& transform, const std::string& device) {
-  const std::string weights = resolve_weights_path(weights_in);
+  const std::string weights = models::resolve_weights_path(weights_in);
   const auto meta = safetensors::read(weights).metadata;
   JobSpec spec;
   spec.model.model = arch;
-  const int64_t classes = meta.count("num_classes") ? std::stoll(meta.at("num_classes")) : 0;
+  const auto classes_found = meta.count("num_classes") ? parse_integer(meta.at("num_classes")) : std::nullopt;
+  const int64_t classes = classes_found.value_or(0);
   check(classes > 0, weights, ": metadata names no num_classes; cannot size the head");
   check(classes == static_cast<int64_t>(splits.classes.size()), weights, " has a ", classes, "-class head but the data has ",
         splits.classes.size(), " classes");
@@ -270,10 +270,10 @@ LoadedRun load_weights_for_eval(const std::string& arch, const std::string& weig
   const auto tf = resolve_transform(train, splits);
   LoadedRun out;
   out.eval_transform = data::make_preset(tf.preset, false, tf.size);
-  auto model = models::build_model(resolve_model_config(spec.model, weights, classes, out.eval_transform->output_size()));
+  auto model = models::build_model(models::resolve_model_config(spec.model, weights, classes, out.eval_transform->output_size()));
   models::load_weights(*model, weights, {});
   out.classes = splits.classes;
-  out.method = find_method("full").create(NoOptions());
+  out.method = methods::find_method("full").create(methods::NoOptions());
   out.method->attach(model);
   model->to(parse_device(device));
   out.method->set_training(false);
@@ -285,7 +285,7 @@ LoadedRun load_run(const std::string& run, const std::string& device) {
   out.config = train::read_finished_config(run);
   const auto& cfg = out.config;
   out.classes = cfg.at("classes").get<std::vector<std::string>>();
-  auto info = find_method(cfg.at("method").get<std::string>());
+  auto info = methods::find_method(cfg.at("method").get<std::string>());
   auto options = info.make_options();
   options_from_json(*options, cfg.at("method_options"), true, run + "/config.json");
   out.method = info.create(*options);
@@ -302,4 +302,4 @@ LoadedRun load_run(const std::string& run, const std::string& device) {
   return out;
 }
 
-}  // namespace aft::methods
+}  // namespace aft::run

@@ -10,18 +10,11 @@
 #include "aft/data/splits.h"
 #include "aft/data/transforms.h"
 #include "aft/methods/method.h"
+#include "aft/models/source.h"
 #include "aft/train/train_options.h"
 
-namespace aft::methods {
+namespace aft::run {
 
-struct ModelOptions : Options {
-  std::string model;      // architecture; empty: from the weights file's metadata
-  std::string weights;    // pretrained safetensors, or a run directory holding model.safetensors
-  std::string stem;       // imagenet|small; empty: from the weights, else imagenet
-  double width = 0;       // ResNet width multiplier; 0: from the weights, else 1
-  bool keep_head = false; // keep the pretrained classifier (class counts must match)
-  void visit(OptionVisitor& v) override;
-};
 
 struct JobSpec {
   std::string command = "finetune";  // pretrain|finetune
@@ -30,7 +23,7 @@ struct JobSpec {
   bool overwrite = false;
   std::string resume;                // run directory to continue
   train::TrainOptions train;
-  ModelOptions model;
+  models::ModelOptions model;
   std::string method = "full";
   std::unique_ptr<Options> method_options;
   std::set<std::string> explicit_flags;  // flags given on the command line (resume consistency)
@@ -40,10 +33,6 @@ struct JobSpec {
   std::shared_ptr<dist::Group> dist;
 };
 
-// The architecture of a model to build from pretrained weights: --model (checked against the
-// file's metadata) or the metadata's arch, stem and width; sized for the task.
-models::ModelConfig resolve_model_config(const ModelOptions& options, const std::string& weights, int64_t classes,
-                                         int64_t image_size);
 
 // Runs the job and returns summary.json's content.
 nlohmann::json run_job(JobSpec& spec);
@@ -51,7 +40,7 @@ nlohmann::json run_job(JobSpec& spec);
 // A finished run reopened for inference.
 struct LoadedRun {
   nlohmann::json config;
-  MethodPtr method;
+  methods::MethodPtr method;
   std::vector<std::string> classes;
   data::TransformPtr eval_transform;
 };
@@ -68,7 +57,5 @@ struct ResolvedTransform {
 };
 ResolvedTransform resolve_transform(const train::TrainOptions& options, const data::Splits& splits);
 
-// Resolves weights given as a run directory to its model.safetensors.
-std::string resolve_weights_path(const std::string& weights);
 
-}  // namespace aft::methods
+}  // namespace aft::run

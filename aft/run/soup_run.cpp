@@ -1,6 +1,8 @@
 // make_soup: ingredients in, one run directory out. Ingredients and soups are evaluated with the
 // same evaluate() the Trainer uses; selection (greedy) looks at validation only, and the test
 // split is evaluated once per model for the report.
+#include "aft/run/soup_run.h"
+
 #include <torch/torch.h>
 #include <unistd.h>
 
@@ -18,14 +20,17 @@
 #include "aft/methods/soup.h"
 #include "aft/models/safetensors.h"
 #include "aft/train/evaluate.h"
+#include "aft/train/run_dir.h"
 
-namespace aft::methods {
+namespace aft::run {
+
+using namespace aft::methods;  // the recipe's pieces (soup.h)
 namespace {
 
 // The ingredients' model, loaded with one state at a time.
 class SoupModel {
  public:
-  SoupModel(const nlohmann::json& config, const SoupSpec& spec) : device_(parse_device(spec.device)) {
+  SoupModel(const nlohmann::json& config, const SoupSpec& spec) : device_(parse_device(spec.runtime.device)) {
     model_ = models::build_model(models::ModelConfig::from_json(config.at("model")));
     method_ = full_method().create(NoOptions());
     method_->attach(model_);
@@ -44,7 +49,7 @@ class SoupModel {
     const auto transform = data::make_preset(tf.at("preset").get<std::string>(), false, tf.at("size").get<int64_t>());
     data::LoaderOptions lo;
     lo.batch_size = spec.batch_size;
-    lo.threads = static_cast<int>(spec.workers);
+    lo.threads = static_cast<int>(spec.runtime.workers);
     val_ = std::make_unique<data::Loader>(splits_.train, splits_.val_indices, transform, lo);
     test_ = std::make_unique<data::Loader>(splits_.test, splits_.test_indices, transform, lo);
     // Recalibration sees the training images as evaluation does (no augmentation).
@@ -123,8 +128,15 @@ nlohmann::json make_soup(const SoupSpec& in) {
   check_choice("--mode", spec.mode, {"uniform", "greedy"});
   check(!spec.out.empty(), "soup: --out is required");
   check(!spec.runs.empty(), "soup: --runs needs at least one finished run");
-  check(!fs::exists(spec.out) || spec.overwrite, "soup: ", spec.out, " exists; use --overwrite to replace it");
-  set_threads(static_cast<int>(spec.threads));
+  if (fs::exists(spec.out)) {
+    // The ingredients and the data are inputs: a soup never replaces them, nor a folder aft did not write.
+    std::vector<std::string> inputs = spec.runs;
+    inputs.push_back(spec.data);
+    check_overwritable(spec.out, train::run_dir_kind(), inputs);
+    check(spec.overwrite || output_state(spec.out, train::run_dir_kind()) == OutputState::empty, "soup: ", spec.out,
+          " holds a run; use --overwrite to replace it");
+  }
+  spec.runtime.apply();
   log::set_quiet(spec.quiet);
 
   std::vector<Ingredient> ingredients;
@@ -197,7 +209,7 @@ nlohmann::json make_soup(const SoupSpec& in) {
   config["command"] = "soup";
   config["aft_version"] = version();
   config["libtorch_version"] = libtorch_version();
-  config["device"] = parse_device(spec.device).str();
+  config["device"] = parse_device(spec.runtime.device).str();
   config["data"] = spec.data;
   config["method"] = "full";  // a soup is a plain model: eval/predict open it as one
   config["method_options"] = nlohmann::json::object();
@@ -226,4 +238,4 @@ nlohmann::json make_soup(const SoupSpec& in) {
   return summary;
 }
 
-}  // namespace aft::methods
+}  // namespace aft::run

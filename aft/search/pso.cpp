@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "aft/core/error.h"
+#include "aft/search/journal.h"
 
 namespace aft::search {
 
@@ -30,6 +31,22 @@ Pso::Pso(std::vector<PsoDimension> dimensions, PsoOptions options)
     check(d.vclip >= 0, "PSO: dimension ", d.name, " has a negative velocity clip ", d.vclip);
   }
 }
+
+Pso::~Pso() = default;
+
+namespace {
+
+// What a journal must match to be replayed into this search.
+nlohmann::json search_identity(const std::vector<PsoDimension>& dims, const PsoOptions& o) {
+  nlohmann::json d = nlohmann::json::array();
+  for (const auto& dim : dims) d.push_back({dim.name, dim.lo, dim.hi, dim.vclip});
+  return {{"dimensions", d},      {"particles", o.particles}, {"iterations", o.iterations},
+          {"c1", o.c1},           {"c2", o.c2},               {"inertia", o.inertia},
+          {"inertia_drop", o.inertia_drop}, {"prune_margin", o.prune_margin}, {"seed", o.seed},
+          {"order", o.order == PsoOrder::sequential ? "sequential" : "synchronous"}};
+}
+
+}  // namespace
 
 void Pso::move(Particle& p, double inertia) {
   // One r1 and one r2 per particle update, shared by all dimensions (the reference); r1 is
@@ -82,14 +99,39 @@ void Pso::evaluate(const std::vector<size_t>& which, int64_t iteration, const Ba
       return !record->pruned;
     };
   }
-  const auto start = std::chrono::steady_clock::now();
-  const auto fitnesses = fitness(positions, infos);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  check(fitnesses.size() == n, "PSO: the fitness function returned ", fitnesses.size(), " values for ", n, " positions");
+  const size_t batch = batch_index_++;
+  if (journal_ && batch < journal_->batches()) {
+    // Finished before the interruption: the recorded outcome, not a new run.
+    const auto& recorded = journal_->batch(batch);
+    check(recorded.size() == n, journal_->path(), ": batch ", batch + 1, " holds ", recorded.size(),
+          " evaluations, this search makes ", n);
+    for (size_t k = 0; k < n; ++k) {
+      const auto& r = recorded[k];
+      check(r.at("position").get<std::vector<double>>() == positions[k], journal_->path(), ": evaluation ",
+            result_.history.size() + k + 1, " was made at another position (another version or settings?)");
+      pending[k].fitness = r.at("fitness").get<double>();
+      pending[k].curve = r.at("curve").get<std::vector<double>>();
+      pending[k].pruned = r.at("pruned").get<bool>();
+      pending[k].seconds = r.at("seconds").get<double>();
+      pending[k].replayed = true;
+    }
+  } else {
+    const auto start = std::chrono::steady_clock::now();
+    const auto fitnesses = fitness(positions, infos);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    check(fitnesses.size() == n, "PSO: the fitness function returned ", fitnesses.size(), " values for ", n,
+          " positions");
+    nlohmann::json line = nlohmann::json::array();
+    for (size_t k = 0; k < n; ++k) {
+      pending[k].fitness = fitnesses[k];
+      pending[k].seconds = seconds / static_cast<double>(n);
+      line.push_back({{"position", positions[k]}, {"fitness", fitnesses[k]}, {"curve", pending[k].curve},
+                      {"pruned", pending[k].pruned}, {"seconds", pending[k].seconds}});
+    }
+    if (journal_) journal_->append(line);
+  }
   for (size_t k = 0; k < n; ++k) {
-    pending[k].fitness = fitnesses[k];
-    pending[k].seconds = seconds / static_cast<double>(n);
-    consider(which[k], fitnesses[k], pending[k].curve);
+    consider(which[k], pending[k].fitness, pending[k].curve);
     result_.history.push_back(std::move(pending[k]));
     if (on_evaluation) on_evaluation(result_.history.back(), result_);
   }
@@ -106,6 +148,11 @@ PsoResult Pso::run(const FitnessFn& fitness) {
 PsoResult Pso::run_batched(const BatchFitnessFn& fitness) {
   const auto start = std::chrono::steady_clock::now();
   rng_.seed(options_.seed);
+  batch_index_ = 0;
+  journal_.reset();
+  if (!options_.journal.empty()) {
+    journal_ = std::make_unique<SearchJournal>(options_.journal, search_identity(dims_, options_), options_.journal_writer);
+  }
   result_ = PsoResult();
   result_.gbest_position.assign(dims_.size(), 0.0);  // the reference starts gbest at zeros
   result_.gbest_fitness = options_.initial_gbest_fitness;

@@ -4,11 +4,14 @@
 #pragma once
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
 namespace aft::search {
+
+class SearchJournal;
 
 struct PsoDimension {
   std::string name;
@@ -36,6 +39,10 @@ struct PsoOptions {
   double prune_margin = -1;              // <0: never prune; else stop when acc < gbest_acc(epoch) - margin
   uint64_t seed = 0;
   PsoOrder order = PsoOrder::sequential;
+  // A search journal (search/journal.h): finished evaluations are read back instead of run
+  // again, and new ones are recorded. Empty: none. Only a journal writer appends to it.
+  std::string journal;
+  bool journal_writer = true;
 
   // N=10, M=15, c1=c2=1.5, inertia 1.4 falling by 0.7/M per iteration (160 evaluations).
   static PsoOptions paper();
@@ -63,6 +70,7 @@ struct PsoEvaluation {
   std::vector<double> curve;  // accuracy per proxy epoch actually run (via epoch_done)
   bool pruned = false;
   double seconds = 0;         // batched evaluations share their batch's wall time equally
+  bool replayed = false;      // read back from the journal of an interrupted search
 };
 
 struct PsoResult {
@@ -79,6 +87,7 @@ double unit_uniform(std::mt19937_64& rng);
 class Pso {
  public:
   Pso(std::vector<PsoDimension> dimensions, PsoOptions options);
+  ~Pso();
   PsoResult run(const FitnessFn& fitness);
   // With PsoOrder::sequential, iterations are still evaluated one particle per batch.
   PsoResult run_batched(const BatchFitnessFn& fitness);
@@ -100,6 +109,8 @@ class Pso {
   std::vector<Particle> particles_;
   std::vector<double> gbest_curve_;
   PsoResult result_;
+  std::unique_ptr<SearchJournal> journal_;
+  size_t batch_index_ = 0;
 };
 
 }  // namespace aft::search

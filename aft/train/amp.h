@@ -29,6 +29,12 @@ class LossScaler {
   // Unscales gradients in place; returns false when the step must be skipped.
   bool unscale(const std::vector<torch::Tensor>& params);
   double value() const { return scale_; }
+  int64_t good_steps() const { return good_steps_; }
+  // From a checkpoint: the scale and the run of good steps continue where they were.
+  void restore(double scale, int64_t good_steps) {
+    scale_ = scale;
+    good_steps_ = good_steps;
+  }
 
  private:
   bool enabled_;

@@ -20,6 +20,7 @@ void save_module(torch::nn::Module& module, const std::string& path) {
 
 void load_module_state(torch::nn::Module& module, const std::string& path) {
   auto file = aft::safetensors::read(path);
+  models::check_finite(file.tensors, path);
   torch::NoGradGuard no_grad;
   auto params = module.named_parameters(true);
   auto buffers = module.named_buffers(true);
@@ -75,9 +76,15 @@ CheckpointState load_checkpoint(const std::string& dir_in, torch::nn::Module& mo
   const std::string dir = fs::exists(dir_in + "/state.json") ? dir_in : dir_in + ".old";
   check(fs::exists(dir + "/state.json"), dir_in, ": no checkpoint to resume from");
   load_module_state(module, dir + "/model.safetensors");
-  torch::serialize::InputArchive archive;
-  archive.load_from(dir + "/optimizer.pt");
-  optimizer.load(archive);
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(dir + "/optimizer.pt");
+    optimizer.load(archive);
+  } catch (const c10::Error& e) {
+    // LibTorch's own message is many lines of C++ frames; its first line says what went wrong.
+    const std::string what = e.what_without_backtrace();
+    fail(dir, "/optimizer.pt: cannot restore the optimizer state (", what.substr(0, what.find('\n')), ")");
+  }
   auto rng = aft::safetensors::read(dir + "/rng.safetensors");
   check(rng.tensors.count("cpu") == 1, dir, "/rng.safetensors: missing 'cpu'");
   at::Generator generator = at::detail::getDefaultCPUGenerator();
@@ -87,7 +94,11 @@ CheckpointState load_checkpoint(const std::string& dir_in, torch::nn::Module& mo
   }
   CheckpointState state;
   state.progress = fs::read_json(dir + "/state.json");
-  state.epochs_done = state.progress.value("epochs_done", int64_t{0});
+  const auto done = state.progress.find("epochs_done");
+  check(done != state.progress.end() && done->is_number_integer() && done->get<int64_t>() >= 0, dir,
+        "/state.json: epochs_done must be a whole number >= 0, found ",
+        done == state.progress.end() ? std::string("nothing") : done->dump());
+  state.epochs_done = done->get<int64_t>();
   if (fs::exists(dir + "/best.safetensors")) state.best = aft::safetensors::read(dir + "/best.safetensors").tensors;
   return state;
 }

@@ -8,7 +8,7 @@
 
 namespace aft::train {
 
-EvalResult evaluate(methods::Method& method, data::Loader& loader, const torch::Device& device,
+EvalResult evaluate(Learner& method, data::Loader& loader, const torch::Device& device,
                     const std::string& amp, bool channels_last, const std::string& split) {
   const auto start = std::chrono::steady_clock::now();
   method.set_training(false);

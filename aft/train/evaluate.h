@@ -4,7 +4,7 @@
 #include <torch/types.h>
 
 #include "aft/data/loader.h"
-#include "aft/methods/method.h"
+#include "aft/train/learner.h"
 
 namespace aft::train {
 
@@ -16,7 +16,7 @@ struct EvalResult {
 };
 
 // Runs the method in eval mode without gradients; restores nothing (callers switch modes).
-EvalResult evaluate(methods::Method& method, data::Loader& loader, const torch::Device& device,
+EvalResult evaluate(Learner& method, data::Loader& loader, const torch::Device& device,
                     const std::string& amp = "off", bool channels_last = false, const std::string& split = "");
 
 }  // namespace aft::train

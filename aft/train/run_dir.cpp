@@ -1,29 +1,70 @@
 #include "aft/train/run_dir.h"
 
+#include <filesystem>
+
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
-#include "aft/train/checkpoint.h"
 
 namespace aft::train {
+namespace stdfs = std::filesystem;
 
-RunDir::RunDir(std::string path, bool overwrite, bool resume) : path_(std::move(path)), resume_(resume) {
+const OutputKind& run_dir_kind() {
+  static const OutputKind kind{"run directory",
+                               "config.json",
+                               {"config.json", "summary.json", "model.safetensors", "metrics.jsonl", "checkpoint",
+                                "checkpoint.old", "tb", "prepared.json", "search", "report.html"}};
+  return kind;
+}
+
+bool is_run_dir(const std::string& path) {
+  if (output_state(path, run_dir_kind()) != OutputState::ours) return false;
+  try {
+    return fs::read_json(path + "/config.json").contains("aft_version");
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+RunDir::RunDir(std::string path, bool overwrite, bool resume, const std::vector<std::string>& inputs)
+    : path_(std::move(path)), resume_(resume) {
   check(!path_.empty(), "--out: a run directory is required");
   const bool finished = fs::exists(file("summary.json"));
   if (resume_) {
-    check(!finished, path_, ": this run already finished (nothing to resume)");
-    check(has_checkpoint(checkpoint_dir()), path_, ": no checkpoint to resume from");
+    check(is_run_dir(path_), "--resume ", path_, ": not an aft run directory (no config.json written by aft)");
+    check(!finished, "--resume ", path_, ": this run already finished (nothing to resume)");
+    lock_ = std::make_unique<DirLock>(path_);
     return;
   }
-  if (fs::exists(path_) && !overwrite) {
-    check(!finished, path_, ": holds a finished run; use --overwrite to replace it");
-    check(!has_checkpoint(checkpoint_dir()), path_,
-          ": holds an unfinished run; use --resume ", path_, " to continue it or --overwrite to replace it");
+  const auto state = output_state(path_, run_dir_kind());
+  if (state == OutputState::ours || state == OutputState::foreign) {
+    // Only a folder aft wrote may be replaced; anything else is refused whatever the flags say.
+    check_overwritable(path_, run_dir_kind(), inputs);
+    check(is_run_dir(path_), "--out ", path_, ": its config.json was not written by aft; choose another --out");
+    lock_ = std::make_unique<DirLock>(path_);  // a run another process is writing is refused first
+    check(overwrite || !finished, "--out ", path_, ": holds a finished run; use --overwrite to replace it");
+    check(overwrite, "--out ", path_, ": holds an unfinished run; use --resume ", path_,
+          " to continue it or --overwrite to replace it");
+    for (const auto& entry : stdfs::directory_iterator(path_)) {
+      if (entry.path().filename() != DirLock::kName) fs::remove_all(entry.path().string());
+    }
+    return;
   }
-  if (overwrite) fs::remove_all(path_);
+  for (const auto& input : inputs) {
+    check(input.empty() || !path_within(input, path_), "--out ", path_, ": holds this job's input ", input,
+          "; choose another --out");
+  }
+  created_ = state == OutputState::absent;
   fs::create_directories(path_);
-  // A new run starts with empty metrics; stale files from an aborted start would mislead.
-  fs::remove_all(file("metrics.jsonl"));
-  fs::remove_all(file("tb"));
+  lock_ = std::make_unique<DirLock>(path_);
+}
+
+RunDir::~RunDir() {
+  lock_.reset();
+  if (created_) {
+    // A job that failed before writing anything leaves no empty folder behind (only removes an empty one).
+    std::error_code ec;
+    if (stdfs::is_empty(path_, ec) && !ec) stdfs::remove(path_, ec);
+  }
 }
 
 nlohmann::json RunDir::read_config() const { return fs::read_json(file("config.json")); }

@@ -1,11 +1,33 @@
 #include "aft/train/train_options.h"
 
+#include <cmath>
 #include <sstream>
 
 #include "aft/core/error.h"
+#include "aft/core/device.h"
 #include "aft/core/parse.h"
+#include "aft/data/image_decode.h"
 
 namespace aft::train {
+
+void RuntimeOptions::visit(OptionVisitor& v) {
+  v.field("threads", "compute threads (0 = OMP_NUM_THREADS if set, else all cores)", threads);
+  v.field("workers", "data loader threads", workers);
+  v.field("device", "auto|cpu|cuda|cuda:N", device);
+  v.field("max-image-pixels", "refuse images with more pixels than this (decompression bombs)", max_image_pixels);
+}
+
+void RuntimeOptions::validate() const {
+  check(threads >= 0, "--threads ", threads, ": must be >= 0 (0 = all cores)");
+  check(workers >= 1, "--workers ", workers, ": must be >= 1");
+  check(max_image_pixels > 0, "--max-image-pixels ", max_image_pixels, ": must be > 0");
+}
+
+void RuntimeOptions::apply() const {
+  validate();
+  set_threads(static_cast<int>(threads));
+  data::set_max_image_pixels(max_image_pixels);
+}
 
 void TrainOptions::visit(OptionVisitor& v) {
   v.field("epochs", "training epochs", epochs);
@@ -30,10 +52,13 @@ void TrainOptions::visit(OptionVisitor& v) {
   v.field("val-fraction", "fraction of each training class held out for validation", val_fraction);
   v.field("shots", "training images per class (0 = all)", shots);
   v.field("keep-best", "restore the best-validation epoch's weights before testing", keep_best);
+  v.field("patience",
+          "early stopping: end the run after this many epochs without a better validation accuracy, and test the "
+          "best epoch's weights (0 = off; needs --val-fraction > 0)",
+          patience);
+  v.field("min-epochs", "early stopping never ends a run before this many epochs", min_epochs);
   v.field("seed", "random seed (data order, augmentation, initialisation)", seed);
-  v.field("threads", "compute threads (0 = OMP_NUM_THREADS if set, else all cores)", threads);
-  v.field("workers", "data loader threads", workers);
-  v.field("device", "auto|cpu|cuda|cuda:N", device);
+  RuntimeOptions::visit(v);
   v.field("skip-bad", "skip unreadable images (counted) instead of failing", skip_bad);
 }
 
@@ -46,10 +71,26 @@ std::vector<int64_t> TrainOptions::milestone_list() const {
 }
 
 void TrainOptions::validate() const {
-  check(epochs >= 0, "--epochs ", epochs, ": must be >= 0");
+  check(epochs >= 1, "--epochs ", epochs, ": must be >= 1 (to evaluate weights without training, use aft eval)");
   check(batch_size >= 2, "--batch-size ", batch_size, ": must be >= 2 (batch norm needs 2 samples)");
   check_choice("--optimizer", optimizer, {"sgd", "adamw"});
+  // inf and nan parse as numbers; every real-valued flag must be finite before its range is checked.
+  auto finite = [](const char* flag, double v) { check(std::isfinite(v), flag, " ", v, ": must be a finite number"); };
+  finite("--lr", lr);
+  finite("--momentum", momentum);
+  finite("--weight-decay", weight_decay);
+  finite("--gamma", gamma);
+  finite("--warmup-epochs", warmup_epochs);
+  finite("--grad-clip", grad_clip);
   check(lr > 0, "--lr ", lr, ": must be > 0");
+  check(momentum >= 0 && momentum < 1, "--momentum ", momentum, ": must be in [0, 1)");
+  check(weight_decay >= 0, "--weight-decay ", weight_decay, ": must be >= 0");
+  check(gamma > 0, "--gamma ", gamma, ": must be > 0");
+  check(warmup_epochs >= 0, "--warmup-epochs ", warmup_epochs, ": must be >= 0");
+  check(grad_clip >= 0, "--grad-clip ", grad_clip, ": must be >= 0 (0 = off)");
+  check(image_size == 0 || (image_size >= 16 && image_size <= 4096), "--image-size ", image_size,
+        ": must be 0 (the preset's) or between 16 and 4096 pixels");
+
   check_choice("--schedule", schedule, {"constant", "step", "multistep", "cosine"});
   check_choice("--amp", amp, {"off", "bf16", "fp16"});
   check(val_fraction >= 0 && val_fraction < 1, "--val-fraction ", val_fraction, ": must be in [0, 1)");
@@ -57,7 +98,11 @@ void TrainOptions::validate() const {
   check(label_smoothing >= 0 && label_smoothing < 1, "--label-smoothing ", label_smoothing, ": must be in [0, 1)");
   check(step_size > 0, "--step-size ", step_size, ": must be > 0");
   if (schedule == "multistep") check(!milestone_list().empty(), "--schedule multistep needs --milestones");
-  check(workers >= 1, "--workers ", workers, ": must be >= 1");
+  RuntimeOptions::validate();
+  check(patience >= 0, "--patience ", patience, ": must be >= 0 (0 = off)");
+  check(min_epochs >= 0, "--min-epochs ", min_epochs, ": must be >= 0");
+  check(patience == 0 || val_fraction > 0, "--patience ", patience,
+        " stops on validation accuracy; give --val-fraction > 0");
 }
 
 void apply_preset(TrainOptions& o, const std::string& preset) {

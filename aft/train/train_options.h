@@ -1,5 +1,6 @@
-// Options shared by every subcommand that trains (pretrain, finetune, search proxies).
-// Declared once: visit() drives the CLI flags, help, defaults and config.json.
+// Options shared by every subcommand that trains (pretrain, finetune, search proxies), and the
+// runtime options every subcommand shares. Declared once: visit() drives the CLI flags, help,
+// defaults and config.json.
 #pragma once
 #include <string>
 #include <vector>
@@ -8,7 +9,22 @@
 
 namespace aft::train {
 
-struct TrainOptions : Options {
+// Where and how fast a command runs: the same flags, help and defaults for train, eval,
+// predict, soup, demo and data bench. They do not change results, so a resumed run may
+// change them.
+struct RuntimeOptions : Options {
+  std::string device = "auto";
+  int64_t threads = 0;                   // compute threads; 0 = OMP_NUM_THREADS if set, else all cores
+  int64_t workers = 2;                   // data loader threads
+  int64_t max_image_pixels = 89478485;   // decode limit (data/image_decode.h); PIL's default
+
+  void visit(OptionVisitor& v) override;
+  void validate() const override;
+  // Sets the process-wide ones: compute threads and the image-size limit.
+  void apply() const;
+};
+
+struct TrainOptions : RuntimeOptions {
   int64_t epochs = 10;
   int64_t batch_size = 64;          // global batch (split across processes)
   std::string optimizer = "sgd";    // sgd|adamw
@@ -31,10 +47,9 @@ struct TrainOptions : Options {
   double val_fraction = 0.1;
   int64_t shots = 0;
   bool keep_best = false;           // restore the best-validation weights before the test
+  int64_t patience = 0;             // early stopping: epochs without a better val accuracy; 0 = off
+  int64_t min_epochs = 0;           // early stopping never ends a run before this many epochs
   int64_t seed = 0;
-  int64_t threads = 0;              // compute threads; 0 = all cores
-  int64_t workers = 2;              // data loader threads
-  std::string device = "auto";
   bool skip_bad = false;
 
   void visit(OptionVisitor& v) override;

@@ -45,7 +45,7 @@ std::string fixed(double v, int digits) {
 
 }  // namespace
 
-Trainer::Trainer(methods::Method& method, const TrainOptions& options, const TrainData& data, TrainerHooks hooks)
+Trainer::Trainer(Learner& method, const TrainOptions& options, const TrainData& data, TrainerHooks hooks)
     : method_(method), options_(options), data_(data), hooks_(std::move(hooks)), device_(parse_device(options.device)) {
   options_.validate();
   setup();
@@ -75,8 +75,8 @@ void Trainer::setup() {
       (options_.wd_skip_norm_bias && p.dim() <= 1 ? plain : decayed).push_back(p);
     }
     // Every method group maps to exactly two optimizer groups, so indices stay predictable.
-    opt_groups.emplace_back(decayed, group_options(options_, options_.lr * g.lr_scale, wd));
-    opt_groups.emplace_back(plain, group_options(options_, options_.lr * g.lr_scale, 0.0));
+    opt_groups.emplace_back(decayed, group_options(options_, g.base_lr(options_.lr), wd));
+    opt_groups.emplace_back(plain, group_options(options_, g.base_lr(options_.lr), 0.0));
   }
   check(!trainable_.empty(), "method ", method_.name(), " left no parameter trainable");
   if (options_.optimizer == "adamw") {
@@ -85,6 +85,8 @@ void Trainer::setup() {
     optimizer_ = std::make_unique<torch::optim::SGD>(opt_groups, torch::optim::SGDOptions(options_.lr));
   }
 
+  scaler_ = LossScaler(options_.amp == "fp16" && device_.is_cuda());
+  loss_fn_ = task_loss();
   const int world = hooks_.dist ? hooks_.dist->world() : 1;
   if (world > 1) {
     check(options_.batch_size % world == 0, "--batch-size ", options_.batch_size, " is the global batch and must split "
@@ -123,7 +125,7 @@ void Trainer::setup() {
   }
 }
 
-methods::LossFn Trainer::task_loss() const {
+LossFn Trainer::task_loss() const {
   const double smoothing = options_.label_smoothing;
   return [smoothing](const torch::Tensor& logits, const torch::Tensor& labels) {
     return torch::nn::functional::cross_entropy(
@@ -140,7 +142,7 @@ void Trainer::apply_lr(int64_t epoch, int64_t step) {
   const double factor = lr_factor(options_, epoch, step, train_loader_->batches_per_epoch());
   auto& pg = optimizer_->param_groups();
   for (size_t g = 0; g < groups_.size(); ++g) {
-    const double lr = options_.lr * groups_[g].lr_scale * factor;
+    const double lr = groups_[g].base_lr(options_.lr) * factor;
     set_group_lr(pg[2 * g], lr);
     set_group_lr(pg[2 * g + 1], lr);
   }
@@ -178,46 +180,55 @@ EvalResult Trainer::evaluate_split(data::Loader& loader, const std::string& spli
   return r;
 }
 
+StepStats Trainer::step(const torch::Tensor& images, const torch::Tensor& labels, int64_t epoch, int64_t index,
+                        const std::function<void(const char*)>& phase) {
+  optimizer_->zero_grad();
+  StepOutput out;
+  {
+    AutocastScope autocast(options_.amp, device_);
+    out = method_.train_step(images, labels, loss_fn_);
+  }
+  const double loss_value = out.loss.item<double>();
+  if (!std::isfinite(loss_value)) {
+    const bool saved = !hooks_.checkpoint_dir.empty() && has_checkpoint(hooks_.checkpoint_dir);
+    fail("training diverged: the loss is ", loss_value, " at epoch ", epoch + 1, " step ", index + 1, " with --lr ",
+         options_.lr, "; try a lower --lr", saved ? " and --resume (the last epoch's checkpoint is kept)" : "");
+  }
+  if (phase) phase("forward");
+  scaler_.scale(out.loss).backward();
+  if (phase) phase("backward");
+  if (grad_sync_) grad_sync_->average();  // masks and clipping see the averaged gradient
+  method_.after_backward();
+  if (scaler_.unscale(trainable_)) {
+    if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(trainable_, options_.grad_clip);
+    optimizer_->step();
+    method_.after_step();
+  }
+  return {loss_value, out.logits.argmax(1).eq(labels).sum().item<int64_t>()};
+}
+
 double Trainer::run_epoch(int64_t epoch, double& train_accuracy) {
   method_.on_epoch_start(*this, epoch);
   method_.set_training(true);
-  LossScaler scaler(options_.amp == "fp16" && device_.is_cuda());
-  const auto loss_fn = task_loss();
   train_loader_->start_epoch(epoch);
   log::Progress progress(hooks_.label + " epoch " + std::to_string(epoch + 1) + "/" + std::to_string(options_.epochs),
                          train_loader_->batches_per_epoch());
   double loss_sum = 0;
-  int64_t correct = 0, seen = 0, step = 0;
+  int64_t correct = 0, seen = 0, step_index = 0;
   data::Batch batch;
   while (train_loader_->next(batch)) {
-    apply_lr(epoch, step);
+    apply_lr(epoch, step_index);
     auto images = batch.images.to(device_);
     if (options_.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
     auto labels = batch.labels.to(device_);
-    optimizer_->zero_grad();
-    methods::StepOutput out;
-    {
-      AutocastScope autocast(options_.amp, device_);
-      out = method_.train_step(images, labels, loss_fn);
-    }
-    const double loss_value = out.loss.item<double>();
-    check(std::isfinite(loss_value), "loss is ", loss_value, " at epoch ", epoch + 1, " step ", step + 1,
-          " (lower --lr?); the last good checkpoint is kept");
-    scaler.scale(out.loss).backward();
-    if (grad_sync_) grad_sync_->average();  // masks and clipping see the averaged gradient
-    method_.after_backward();
-    if (scaler.unscale(trainable_)) {
-      if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(trainable_, options_.grad_clip);
-      optimizer_->step();
-      method_.after_step();
-    }
+    const auto stats = step(images, labels, epoch, step_index);
     const int64_t n = labels.size(0);
-    loss_sum += loss_value * n;
-    correct += out.logits.argmax(1).eq(labels).sum().item<int64_t>();
+    loss_sum += stats.loss * n;
+    correct += stats.correct;
     seen += n;
-    ++step;
+    ++step_index;
     if (!hooks_.quiet) {
-      progress.update(step, seen, "loss " + fixed(loss_sum / seen, 4) + " acc " + fixed(double(correct) / seen, 3));
+      progress.update(step_index, seen, "loss " + fixed(loss_sum / seen, 4) + " acc " + fixed(double(correct) / seen, 3));
     }
   }
   check(seen > 0, "epoch ", epoch + 1, ": the training loader produced no batch");
@@ -235,7 +246,9 @@ double Trainer::run_epoch(int64_t epoch, double& train_accuracy) {
 
 nlohmann::json Trainer::progress_json() const {
   return {{"best_val_accuracy", result_.best_val_accuracy}, {"best_epoch", result_.best_epoch},
-          {"history", result_.history}, {"seconds", result_.seconds}};
+          {"history", result_.history}, {"seconds", result_.seconds},
+          {"loss_scale", scaler_.value()}, {"loss_scale_good_steps", scaler_.good_steps()},
+          {"stopped_early", result_.stopped_early}};
 }
 
 TrainResult Trainer::fit() {
@@ -246,10 +259,22 @@ TrainResult Trainer::fit() {
   if (hooks_.resume) {
     auto state = load_checkpoint(hooks_.checkpoint_dir, *module, *optimizer_);
     first_epoch = state.epochs_done;
-    result_.best_val_accuracy = state.progress.value("best_val_accuracy", -1.0);
-    result_.best_epoch = state.progress.value("best_epoch", int64_t{-1});
-    result_.history = state.progress.value("history", nlohmann::json::array());
-    seconds_before = state.progress.value("seconds", 0.0);
+    check(first_epoch <= options_.epochs, hooks_.checkpoint_dir, "/state.json: ", first_epoch,
+          " epochs done, but the run has --epochs ", options_.epochs);
+    try {
+      result_.best_val_accuracy = state.progress.value("best_val_accuracy", -1.0);
+      result_.best_epoch = state.progress.value("best_epoch", int64_t{-1});
+      result_.history = state.progress.value("history", nlohmann::json::array());
+      // A run resumed after its last epoch trains no more; its speed is the last epoch's.
+      if (!result_.history.empty()) result_.images_per_second = result_.history.back().value("images_per_second", 0.0);
+      seconds_before = state.progress.value("seconds", 0.0);
+      result_.stopped_early = state.progress.value("stopped_early", false);
+      result_.epochs_run = first_epoch;  // a run resumed after its last (or stopping) epoch trains no more
+      scaler_.restore(state.progress.value("loss_scale", scaler_.value()),
+                      state.progress.value("loss_scale_good_steps", int64_t{0}));
+    } catch (const nlohmann::json::exception& e) {
+      fail(hooks_.checkpoint_dir, "/state.json: unexpected content (", e.what(), ")");
+    }
     best_state_ = std::move(state.best);
     // Every rank read the same files (a shared file system); this makes sure, and covers a
     // resume with another number of processes, whose optimizer state is not per-rank anyway.
@@ -257,7 +282,7 @@ TrainResult Trainer::fit() {
     log::info(hooks_.label + ": resuming after epoch " + std::to_string(first_epoch));
   }
   method_.on_train_start(*this);
-  for (int64_t epoch = first_epoch; epoch < options_.epochs; ++epoch) {
+  for (int64_t epoch = first_epoch; epoch < options_.epochs && !result_.stopped_early; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
     double train_acc = 0;
     const double train_loss = run_epoch(epoch, train_acc);
@@ -273,7 +298,7 @@ TrainResult Trainer::fit() {
       if (val_acc > result_.best_val_accuracy) {
         result_.best_val_accuracy = val_acc;
         result_.best_epoch = epoch + 1;
-        if (options_.keep_best) {
+        if (keep_best()) {
           best_state_.clear();
           for (auto& [name, t] : models::state_dict(*module)) best_state_[name] = t.detach().clone().cpu();
         }
@@ -293,16 +318,27 @@ TrainResult Trainer::fit() {
       log::info(hooks_.label + " epoch " + std::to_string(epoch + 1) + ": train loss " + fixed(train_loss, 4) +
                 " acc " + fixed(train_acc, 4) + (val_loader_ ? " | val acc " + fixed(val_acc, 4) : ""));
     }
+    // Early stopping: the best epoch lies `patience` epochs back and nothing has beaten it since.
+    // Decided before the checkpoint, which records it: a resumed run does not train on.
+    if (options_.patience > 0 && val_loader_ && epoch + 1 >= options_.min_epochs &&
+        epoch + 1 - result_.best_epoch >= options_.patience && epoch + 1 < options_.epochs) {
+      result_.stopped_early = true;
+      if (!hooks_.quiet) {
+        log::info(hooks_.label + ": no better validation accuracy for " + std::to_string(options_.patience) +
+                  " epoch(s); stopping after epoch " + std::to_string(epoch + 1));
+      }
+    }
     if (!hooks_.checkpoint_dir.empty() && (!hooks_.dist || hooks_.dist->is_main())) {
       CheckpointState state{epoch + 1, progress_json(), best_state_};
       save_checkpoint(hooks_.checkpoint_dir, *module, *optimizer_, state);
     }
+    if (result_.stopped_early) break;
     if (hooks_.after_epoch && !hooks_.after_epoch(epoch, val_acc)) {
       result_.stopped_early = true;
       break;
     }
   }
-  if (options_.keep_best && !best_state_.empty()) {
+  if (keep_best() && !best_state_.empty()) {
     torch::NoGradGuard no_grad;
     for (auto& [name, t] : models::state_dict(*module)) t.copy_(best_state_.at(name));
     log::info(hooks_.label + ": restored the weights of epoch " + std::to_string(result_.best_epoch));

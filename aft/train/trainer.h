@@ -12,7 +12,8 @@
 
 #include "aft/data/loader.h"
 #include "aft/data/splits.h"
-#include "aft/methods/method.h"
+#include "aft/train/learner.h"
+#include "aft/train/amp.h"
 #include "aft/train/evaluate.h"
 #include "aft/train/train_options.h"
 
@@ -62,9 +63,15 @@ struct TrainResult {
   nlohmann::json history = nlohmann::json::array();
 };
 
+// What one training step measured (the loss as a number, waited for on the device).
+struct StepStats {
+  double loss = 0;
+  int64_t correct = 0;
+};
+
 class Trainer {
  public:
-  Trainer(methods::Method& method, const TrainOptions& options, const TrainData& data, TrainerHooks hooks = {});
+  Trainer(Learner& method, const TrainOptions& options, const TrainData& data, TrainerHooks hooks = {});
   ~Trainer();
   TrainResult fit();
 
@@ -72,9 +79,16 @@ class Trainer {
   const TrainOptions& options() const { return options_; }
   const torch::Device& device() const { return device_; }
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
-  const std::vector<methods::ParamGroup>& groups() const { return groups_; }
+  const std::vector<ParamGroup>& groups() const { return groups_; }
   void set_lr_scale(size_t group, double scale);
-  methods::LossFn task_loss() const;
+  LossFn task_loss() const;
+  // One optimizer step on a batch already on the device, exactly as fit() takes it: zero_grad,
+  // the learner's step under autocast, the loss check, scaled backward, gradient averaging,
+  // after_backward, unscale/clip, the optimizer step and after_step. fit() adds only the
+  // learning-rate schedule and progress; the step benchmark times this. `phase`, if given, is
+  // called after the forward ("forward") and the backward ("backward").
+  StepStats step(const torch::Tensor& images, const torch::Tensor& labels, int64_t epoch, int64_t index,
+                 const std::function<void(const char*)>& phase = {});
   // One forward/backward on a training batch with no optimizer step (gradient probes).
   void probe_gradients();
   data::Loader& train_loader() { return *train_loader_; }
@@ -85,19 +99,22 @@ class Trainer {
   EvalResult evaluate_split(data::Loader& loader, const std::string& split);
   void apply_lr(int64_t epoch, int64_t step);
   nlohmann::json progress_json() const;
+  // The best-validation weights are restored before the test: --keep-best, or early stopping.
+  bool keep_best() const { return options_.keep_best || options_.patience > 0; }
 
-  methods::Method& method_;
+  Learner& method_;
   TrainOptions options_;
   const TrainData& data_;
   TrainerHooks hooks_;
   torch::Device device_;
-  std::vector<methods::ParamGroup> groups_;
+  std::vector<ParamGroup> groups_;
   std::vector<torch::Tensor> trainable_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<data::Loader> train_loader_, val_loader_, test_loader_;
   TrainResult result_;
   std::map<std::string, torch::Tensor> best_state_;
-  double loss_scale_ = 65536.0;
+  LossFn loss_fn_;
+  LossScaler scaler_{false};  // fp16 on CUDA only; lives across epochs and in the checkpoint
   std::unique_ptr<dist::GradientSync> grad_sync_;  // set only with a group of several processes
 };
 

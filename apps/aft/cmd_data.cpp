@@ -5,11 +5,14 @@
 #include <sstream>
 
 #include "aft/core/error.h"
+#include "aft/core/parse.h"
 #include "aft/data/folder_tools.h"
 #include "aft/data/generators.h"
 #include "aft/data/loader.h"
 #include "aft/data/splits.h"
 #include "aft/data/transforms.h"
+#include "aft/train/train_options.h"
+#include "apps/aft/cli_options.h"
 #include "apps/aft/commands.h"
 
 namespace aft::cli {
@@ -48,11 +51,9 @@ void add_fashion_mnist(CLI::App& data) {
   cmd->add_flag("--overwrite", o->overwrite, "replace OUT if it exists");
   cmd->callback([o, classes] {
     for (const auto& c : split_list(*classes)) {
-      try {
-        o->classes.push_back(std::stoll(c));
-      } catch (const std::exception&) {
-        fail("--classes: '", c, "' is not a number");
-      }
+      const auto index = parse_integer(c);
+      check(index.has_value(), "--classes: '", c, "' is not a whole number");
+      o->classes.push_back(*index);
     }
     print_summary(o->out, data::export_fashion_mnist(*o));
   });
@@ -107,7 +108,8 @@ void add_info(CLI::App& data) {
 void add_bench(CLI::App& data) {
   struct Args {
     std::string root, preset = "imagenet224";
-    int threads = 2;
+    train::RuntimeOptions runtime;
+    std::unique_ptr<FlagBinder> runtime_flags;
     int64_t batch_size = 64;
     double seconds = 10;
     bool cache = false;
@@ -115,12 +117,14 @@ void add_bench(CLI::App& data) {
   auto a = std::make_shared<Args>();
   auto* cmd = data.add_subcommand("bench", "images/s of the training loader (decode + augment + batch)");
   cmd->add_option("root", a->root, "data root")->required();
-  cmd->add_option("--threads", a->threads, "loader worker threads")->capture_default_str();
+  a->runtime_flags = std::make_unique<FlagBinder>(*cmd, "Runtime");
+  a->runtime.visit(*a->runtime_flags);  // --workers: the loader threads measured
   cmd->add_option("--preset", a->preset, "transform preset (training variant)")->capture_default_str();
   cmd->add_option("--batch-size", a->batch_size, "batch size")->capture_default_str();
   cmd->add_option("--seconds", a->seconds, "measure for about this long")->capture_default_str();
   cmd->add_flag("--cache", a->cache, "keep decoded images in memory (off: decode every epoch)");
   cmd->callback([a] {
+    a->runtime.apply();
     data::DataOptions options;
     options.root = a->root;
     options.val_fraction = 0;
@@ -129,7 +133,7 @@ void add_bench(CLI::App& data) {
     data::LoaderOptions lo;
     lo.batch_size = a->batch_size;
     lo.shuffle = true;
-    lo.threads = a->threads;
+    lo.threads = static_cast<int>(a->runtime.workers);
     data::Loader loader(s.train, s.train_indices, data::make_preset(a->preset, true), lo);
     // Steady-state rate: the clock starts at the first batch, so thread start-up and the
     // first prefetch are excluded (the torchvision script measures the same way).
@@ -155,7 +159,7 @@ void add_bench(CLI::App& data) {
       check(started, a->root, ": the loader produced no batch");
     }
     std::cout << "images_per_second " << images / std::max(elapsed, 1e-9) << " (" << images << " images, "
-              << batches << " batches, " << elapsed << " s, threads " << a->threads << ", preset " << a->preset
+              << batches << " batches, " << elapsed << " s, workers " << a->runtime.workers << ", preset " << a->preset
               << ")" << std::endl;
   });
 }

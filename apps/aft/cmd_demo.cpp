@@ -7,9 +7,11 @@
 #include "aft/core/fs.h"
 #include "aft/core/log.h"
 #include "aft/data/generators.h"
-#include "aft/methods/job.h"
+#include "aft/run/job.h"
 #include "aft/methods/registry.h"
 #include "aft/report/html_report.h"
+#include "aft/train/train_options.h"
+#include "apps/aft/cli_options.h"
 #include "apps/aft/commands.h"
 
 namespace aft::cli {
@@ -19,17 +21,17 @@ struct DemoArgs {
   std::string dir = "aft-demo";
   int64_t epochs = 3;
   int64_t pretrain_epochs = 3;
-  int64_t threads = 0;
   int64_t seed = 0;
+  train::RuntimeOptions runtime;
 };
 
-methods::JobSpec demo_job(const DemoArgs& a, const std::string& command, const std::string& data, const std::string& out) {
-  methods::JobSpec spec;
+run::JobSpec demo_job(const DemoArgs& a, const std::string& command, const std::string& data, const std::string& out) {
+  run::JobSpec spec;
   spec.command = command;
   spec.data = data;
   spec.out = out;
   spec.overwrite = true;
-  spec.train.threads = a.threads;
+  static_cast<train::RuntimeOptions&>(spec.train) = a.runtime;
   spec.train.seed = a.seed;
   spec.train.epochs = a.epochs;
   spec.train.lr = 0.05;
@@ -70,7 +72,7 @@ void run_demo(const DemoArgs& a) {
     spec.model.stem = "small";
     spec.model.width = 0.25;
     spec.train.epochs = a.pretrain_epochs;
-    methods::run_job(spec);
+    run::run_job(spec);
   };
   const std::string source = runs + "/source";
   pretrain_source(fmnist, source, "Fashion-MNIST");
@@ -99,7 +101,7 @@ void run_demo(const DemoArgs& a) {
     spec.model.model = "resnet18";
     spec.model.stem = "small";
     spec.model.width = 0.25;
-    rows.push_back({"scratch", methods::run_job(spec)});
+    rows.push_back({"scratch", run::run_job(spec)});
   }
   for (const auto& info : methods::registry()) {
     log::info("demo: fine-tuning with " + info.name);
@@ -112,7 +114,7 @@ void run_demo(const DemoArgs& a) {
     } else {
       spec.model.weights = source;
     }
-    rows.push_back({info.name, methods::run_job(spec)});
+    rows.push_back({info.name, run::run_job(spec)});
   }
 
   std::cout << "\nSource: resnet18 (small stem, width 0.25) pretrained on Fashion-MNIST; target: "
@@ -143,9 +145,10 @@ void add_demo_command(CLI::App& app) {
   sub->add_option("--dir", a->dir, "where data and runs go (data and source model are cached)")->capture_default_str();
   sub->add_option("--epochs", a->epochs, "fine-tuning epochs per method")->capture_default_str();
   sub->add_option("--pretrain-epochs", a->pretrain_epochs, "source pretraining epochs")->capture_default_str();
-  sub->add_option("--threads", a->threads, "compute threads (0 = all cores)")->capture_default_str();
   sub->add_option("--seed", a->seed, "random seed")->capture_default_str();
-  sub->callback([a]() { run_demo(*a); });
+  auto runtime_flags = std::make_shared<FlagBinder>(*sub, "Runtime");
+  a->runtime.visit(*runtime_flags);
+  sub->callback([a, runtime_flags]() { run_demo(*a); });
 }
 
 }  // namespace aft::cli

@@ -9,22 +9,26 @@
 #include "aft/core/fs.h"
 #include "aft/data/image_decode.h"
 #include "aft/data/loader.h"
-#include "aft/methods/job.h"
+#include "aft/run/job.h"
 #include "aft/train/evaluate.h"
 #include "aft/train/run_dir.h"
+#include "aft/train/train_options.h"
+#include "apps/aft/cli_options.h"
 #include "apps/aft/commands.h"
 
 namespace aft::cli {
 namespace {
 
 struct EvalArgs {
-  std::string run, model, weights, data, split = "test", transform = "auto", device = "auto";
-  int64_t batch_size = 128, workers = 2, threads = 0;
+  std::string run, model, weights, data, split = "test", transform = "auto";
+  int64_t batch_size = 128;
+  train::RuntimeOptions runtime;
+  std::unique_ptr<FlagBinder> runtime_flags;
   bool json = false;
 };
 
 void run_eval(const EvalArgs& a) {
-  set_threads(static_cast<int>(a.threads));
+  a.runtime.apply();
   check(!a.run.empty() || !a.weights.empty(), "aft eval: give --run RUN, or --weights W with --data DIR");
   std::string root = a.data;
   nlohmann::json run_config;
@@ -41,17 +45,17 @@ void run_eval(const EvalArgs& a) {
     data_options.seed = run_config.at("train").at("seed").get<uint64_t>();
   }
   const auto splits = data::open_splits(data_options);
-  auto loaded = a.run.empty() ? methods::load_weights_for_eval(a.model, a.weights, splits, a.transform, a.device)
-                              : methods::load_run(a.run, a.device);
+  auto loaded = a.run.empty() ? run::load_weights_for_eval(a.model, a.weights, splits, a.transform, a.runtime.device)
+                              : run::load_run(a.run, a.runtime.device);
   check(loaded.classes == splits.classes, "the data's classes differ from the ones the model was trained on (",
         splits.classes.size(), " vs ", loaded.classes.size(), ")");
   data::LoaderOptions lo;
   lo.batch_size = a.batch_size;
-  lo.threads = static_cast<int>(a.workers);
+  lo.threads = static_cast<int>(a.runtime.workers);
   const bool test = a.split == "test";
   data::Loader loader(test ? splits.test : splits.train, test ? splits.test_indices : splits.val_indices,
                       loaded.eval_transform, lo);
-  const auto r = train::evaluate(*loaded.method, loader, parse_device(a.device));
+  const auto r = train::evaluate(*loaded.method, loader, parse_device(a.runtime.device));
   if (a.json) {
     std::cout << nlohmann::json{{"split", a.split}, {"accuracy", r.accuracy}, {"loss", r.loss}, {"samples", r.samples}}.dump()
               << std::endl;
@@ -62,14 +66,18 @@ void run_eval(const EvalArgs& a) {
 }
 
 struct PredictArgs {
-  std::string run, device = "cpu";
+  std::string run;
   std::vector<std::string> images;
   int64_t topk = 5;
+  train::RuntimeOptions runtime;
+  std::unique_ptr<FlagBinder> runtime_flags;
   bool json = false;
 };
 
 void run_predict(const PredictArgs& a) {
-  auto loaded = methods::load_run(a.run, a.device);
+  check(a.topk >= 1, "--topk ", a.topk, ": must be >= 1");
+  a.runtime.apply();
+  auto loaded = run::load_run(a.run, a.runtime.device);
   std::vector<torch::Tensor> inputs;
   data::Rng rng(0);
   for (const auto& path : a.images) {
@@ -77,7 +85,7 @@ void run_predict(const PredictArgs& a) {
     inputs.push_back(loaded.eval_transform->apply(image, rng));
   }
   torch::NoGradGuard no_grad;
-  const auto probs = torch::softmax(loaded.method->predict(torch::stack(inputs).to(parse_device(a.device))), 1).cpu();
+  const auto probs = torch::softmax(loaded.method->predict(torch::stack(inputs).to(parse_device(a.runtime.device))), 1).cpu();
   const int64_t k = std::min<int64_t>(a.topk, probs.size(1));
   const auto top = probs.topk(k, 1);
   const auto values = std::get<0>(top), indices = std::get<1>(top);
@@ -108,9 +116,8 @@ void add_eval_commands(CLI::App& app) {
   eval->add_option("--split", e->split, "test|val")->capture_default_str();
   eval->add_option("--transform", e->transform, "data preset with --weights")->capture_default_str();
   eval->add_option("--batch-size", e->batch_size, "batch size")->capture_default_str();
-  eval->add_option("--workers", e->workers, "data loader threads")->capture_default_str();
-  eval->add_option("--threads", e->threads, "compute threads (0 = all cores)")->capture_default_str();
-  eval->add_option("--device", e->device, "auto|cpu|cuda[:N]")->capture_default_str();
+  e->runtime_flags = std::make_unique<FlagBinder>(*eval, "Runtime");
+  e->runtime.visit(*e->runtime_flags);
   eval->add_flag("--json", e->json, "print JSON");
   eval->callback([e]() { run_eval(*e); });
 
@@ -119,7 +126,8 @@ void add_eval_commands(CLI::App& app) {
   predict->add_option("--run", p->run, "finished run directory")->required();
   predict->add_option("images", p->images, "image files")->required();
   predict->add_option("--topk", p->topk, "classes to show per image")->capture_default_str();
-  predict->add_option("--device", p->device, "auto|cpu|cuda[:N]")->capture_default_str();
+  p->runtime_flags = std::make_unique<FlagBinder>(*predict, "Runtime");
+  p->runtime.visit(*p->runtime_flags);
   predict->add_flag("--json", p->json, "print JSON");
   predict->callback([p]() { run_predict(*p); });
 }

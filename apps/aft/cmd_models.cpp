@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "aft/core/error.h"
+#include "aft/core/parse.h"
 #include "aft/models/model.h"
 #include "aft/models/safetensors.h"
 #include "aft/models/weights.h"
@@ -65,7 +66,13 @@ void run_forward(const ForwardOptions& o, const CLI::App& cmd) {
   // Unset options fall back to what the weights file says about itself (save_weights and
   // tools/export_torchvision.py record them), so files from either load with no flags.
   config.stem = cmd.count("--stem") || meta("stem").empty() ? o.stem : meta("stem");
-  config.width = cmd.count("--width") || meta("width").empty() ? o.width : std::stod(meta("width"));
+  if (cmd.count("--width") || meta("width").empty()) {
+    config.width = o.width;
+  } else {
+    const auto width = parse_number(meta("width"));
+    check(width && *width > 0, o.weights, ": metadata width '", meta("width"), "' is not a positive number");
+    config.width = *width;
+  }
   config.image_size = o.image_size > 0 ? o.image_size : x.size(2);
   auto model = models::build_model(config);
   int64_t classes = o.num_classes;

@@ -3,13 +3,14 @@
 #include <iomanip>
 #include <iostream>
 
-#include "aft/methods/soup.h"
+#include "aft/run/soup_run.h"
+#include "apps/aft/cli_options.h"
 #include "apps/aft/commands.h"
 
 namespace aft::cli {
 
 void add_soup_command(CLI::App& app) {
-  auto spec = std::make_shared<methods::SoupSpec>();
+  auto spec = std::make_shared<run::SoupSpec>();
   auto* sub = app.add_subcommand("soup", "average fine-tuned runs of one pretrained model (model soup)");
   sub->add_option("--runs", spec->runs, "finished runs to average (same architecture, pretrained start, head)")
       ->required()
@@ -21,13 +22,12 @@ void add_soup_command(CLI::App& app) {
   sub->add_flag("--recalibrate-bn", spec->recalibrate_bn,
                 "recompute averaged batch-norm statistics on the training images (ResNets)");
   sub->add_flag("--overwrite", spec->overwrite, "replace an existing run in --out");
-  sub->add_option("--device", spec->device, "auto|cpu|cuda|cuda:N")->capture_default_str();
-  sub->add_option("--threads", spec->threads, "compute threads (0 = all cores)")->capture_default_str();
   sub->add_option("--batch-size", spec->batch_size, "evaluation batch size")->capture_default_str();
-  sub->add_option("--workers", spec->workers, "data loader threads")->capture_default_str();
+  auto runtime_flags = std::make_shared<FlagBinder>(*sub, "Runtime");
+  spec->runtime.visit(*runtime_flags);
   sub->add_flag("--quiet", spec->quiet, "no progress output");
-  sub->callback([spec]() {
-    const auto s = methods::make_soup(*spec);
+  sub->callback([spec, runtime_flags]() {
+    const auto s = run::make_soup(*spec);
     const auto& report = s.at("method_report");
     std::cout << std::fixed << std::setprecision(4);
     for (const auto& row : report.at("ingredients")) {

@@ -1,11 +1,11 @@
-// aft pretrain / aft finetune: train into a run directory through methods::run_job.
+// aft pretrain / aft finetune: train into a run directory through run::run_job.
 #include <iomanip>
 #include <iostream>
 
 #include "aft/core/device.h"
 #include "aft/dist/env.h"
 #include "aft/dist/process_group.h"
-#include "aft/methods/job.h"
+#include "aft/run/job.h"
 #include "aft/methods/registry.h"
 #include "apps/aft/cli_options.h"
 #include "apps/aft/commands.h"
@@ -14,7 +14,7 @@ namespace aft::cli {
 namespace {
 
 struct TrainCommand {
-  methods::JobSpec spec;
+  run::JobSpec spec;
   std::string preset;
   dist::DistOptions dist;
   std::unique_ptr<FlagBinder> train_flags, model_flags, method_flags, dist_flags;
@@ -41,10 +41,12 @@ void add_command(CLI::App& app, const std::string& name, const std::string& meth
   auto cmd = std::make_shared<TrainCommand>();
   cmd->spec.command = name;
   cmd->spec.method = pretrain ? "full" : method_hint;
-  sub->add_option("--data", cmd->spec.data, "dataset: DIR with train/ and test/ (or val/), or fashion-mnist")->required();
+  sub->add_option("--data", cmd->spec.data,
+                  "dataset: DIR with train/ and test/ (or val/), or fashion-mnist (required unless --resume)");
   sub->add_option("--out", cmd->spec.out, "run directory to write");
   sub->add_flag("--overwrite", cmd->spec.overwrite, "replace an existing run in --out");
-  sub->add_option("--resume", cmd->spec.resume, "continue the interrupted run in this directory");
+  sub->add_option("--resume", cmd->spec.resume,
+                  "continue the interrupted run in this directory (data, model and options come from its config.json)");
   sub->add_option("--preset", cmd->preset, "named recipe (reference|cpu-small|vit-adamw); explicit flags override it");
   sub->add_flag("--quiet", cmd->spec.quiet, "no progress output");
   cmd->model_flags = std::make_unique<FlagBinder>(*sub, "Model");
@@ -88,7 +90,7 @@ void add_command(CLI::App& app, const std::string& name, const std::string& meth
     if (env.distributed()) {
       spec.dist = dist::Group::create(env, cmd->dist, parse_device(dist::device_for_rank(spec.train.device, env.local_rank)));
     }
-    const auto summary = methods::run_job(spec);
+    const auto summary = run::run_job(spec);
     if (!spec.dist || spec.dist->is_main()) print_summary(summary, spec.out);
   });
 }

@@ -2,6 +2,7 @@
 #include <c10/util/Exception.h>
 
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "aft/core/device.h"
 #include "aft/core/error.h"
@@ -49,6 +50,10 @@ int main(int argc, char** argv) {
     // LibTorch messages carry a C++ backtrace after the first line; users need only the first.
     std::string message = e.what_without_backtrace();
     std::cerr << "aft: error: " << message.substr(0, message.find('\n')) << std::endl;
+    return 1;
+  } catch (const nlohmann::json::exception& e) {
+    // A JSON file of the wrong shape (a hand-edited config or state): name the JSON problem.
+    std::cerr << "aft: error: unexpected JSON content: " << e.what() << std::endl;
     return 1;
   } catch (const std::exception& e) {
     std::cerr << "aft: error: " << e.what() << std::endl;

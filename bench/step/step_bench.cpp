@@ -5,7 +5,11 @@
 // side; bench/step_bench.sh runs both interleaved and prints the table.
 //
 //   aft_step_bench --case NAME [--threads N] [--warmup 2] [--seconds 3] [--min-steps 3]
-//   aft_step_bench --list | --gemm [--size 2048] [--threads N]
+//                  [--device cpu|cuda] [--amp off|bf16] [--channels-last] [--batch N]
+//   aft_step_bench --list | --list-gpu | --gemm [--size 2048] [--threads N]
+//
+// --list gives the CPU cases (section 1); --list-gpu the 224-px cases of section 5 (ResNet-50,
+// ViT-B/16), too heavy for a CPU and run by tools/gpu_check.sh with --device cuda --amp bf16.
 //
 // Output: one JSON line. Timing: median step time; images/s = batch / median step time.
 #include <torch/torch.h>
@@ -43,6 +47,7 @@ struct Case {
   double width;
   int64_t size, batch;
   std::string method;  // full | last | mask | mask_strict | spottune
+  bool gpu = false;    // section 5: listed by --list-gpu only
 };
 
 // Keep in step with CASES in step_torch.py.
@@ -60,6 +65,16 @@ const std::vector<Case> kCases = {
     {"mask_cifar_b32", "resnet18", "small", 0.25, 32, 32, "mask"},
     {"mask_strict_cifar_b32", "resnet18", "small", 0.25, 32, 32, "mask_strict"},
     {"spottune_r26_64", "resnet26", "imagenet", 1.0, 64, 16, "spottune"},
+    {"resnet50_224", "resnet50", "imagenet", 1.0, 224, 128, "full", true},
+    {"vit_b16_224", "vit_b_16", "imagenet", 1.0, 224, 128, "full", true},
+};
+
+// Where and how a case runs; the defaults are section 1's (CPU, float32, contiguous).
+struct RunOptions {
+  std::string device = "cpu";
+  std::string amp = "off";  // off|bf16; fp16 would need the Trainer's loss scaler in the step
+  bool channels_last = false;
+  int64_t batch = 0;        // 0: the case's own
 };
 
 // The Trainer needs a training split to build its loader; the benchmark never draws from it.
@@ -135,7 +150,8 @@ int64_t count(const std::vector<torch::Tensor>& params, bool trainable_only) {
   return n;
 }
 
-nlohmann::json time_case(const Case& c, int warmup, double seconds, int min_steps) {
+nlohmann::json time_case(const Case& c, int warmup, double seconds, int min_steps, const RunOptions& run) {
+  const int64_t batch = run.batch > 0 ? run.batch : c.batch;
   torch::manual_seed(0);
   aft::models::ModelConfig config;
   config.arch = c.arch;
@@ -147,11 +163,13 @@ nlohmann::json time_case(const Case& c, int warmup, double seconds, int min_step
 
   aft::train::TrainOptions options;
   options.epochs = 1;
-  options.batch_size = c.batch;
+  options.batch_size = batch;
   options.lr = 0.01;
   options.momentum = 0.9;
   options.weight_decay = 5e-4;
-  options.device = "cpu";
+  options.device = run.device;
+  options.amp = run.amp;
+  options.channels_last = run.channels_last;
   options.workers = 1;
   aft::train::TrainData data;
   data.splits.train = data.splits.test = std::make_shared<TinyDataset>();
@@ -164,38 +182,31 @@ nlohmann::json time_case(const Case& c, int warmup, double seconds, int min_step
   method->on_train_start(trainer);
 
   auto gen = torch::make_generator<at::CPUGeneratorImpl>(1);
-  const auto images = torch::randn({c.batch, 3, c.size, c.size}, gen, torch::kFloat32);
-  const auto labels = torch::randint(0, kClasses, {c.batch}, gen, torch::kInt64);
   const auto device = trainer.device();
-  const auto loss_fn = trainer.task_loss();
-  auto& optimizer = trainer.optimizer();
+  // The batch is drawn on the CPU (the same numbers on every device) and stays on the device,
+  // as on the PyTorch side: the step is timed, not the host-to-device copy.
+  auto images = torch::randn({batch, 3, c.size, c.size}, gen, torch::kFloat32).to(device);
+  if (run.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
+  const auto labels = torch::randint(0, kClasses, {batch}, gen, torch::kInt64).to(device);
   method->set_training(true);
 
-  // Trainer::run_epoch's body per batch (no schedule, no progress line, fp32, no clipping).
+  // The Trainer's own step (Trainer::step, what fit() runs per batch) on a fixed batch, with
+  // no schedule and no progress line. Its .item() calls wait for the device, so a step's time
+  // is complete on CUDA.
   double loss_sum = 0;
   int64_t correct = 0;
   std::vector<double> phase_ms(3, 0.0);  // forward, backward, masks + optimizer (all steps)
   const auto since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
+  int64_t index = 0;
   const auto step = [&] {
     auto t = Clock::now();
-    optimizer.zero_grad();
-    aft::methods::StepOutput out;
-    {
-      aft::train::AutocastScope autocast(options.amp, device);
-      out = method->train_step(images, labels, loss_fn);
-    }
-    const double loss_value = out.loss.item<double>();
-    phase_ms[0] += since(t);
-    t = Clock::now();
-    out.loss.backward();
-    phase_ms[1] += since(t);
-    t = Clock::now();
-    method->after_backward();
-    optimizer.step();
-    method->after_step();
-    loss_sum += loss_value * c.batch;
-    correct += out.logits.argmax(1).eq(labels).sum().item<int64_t>();
+    const auto stats = trainer.step(images, labels, 0, index++, [&](const char* phase) {
+      phase_ms[std::string(phase) == "forward" ? 0 : 1] += since(t);
+      t = Clock::now();
+    });
     phase_ms[2] += since(t);
+    loss_sum += stats.loss * batch;
+    correct += stats.correct;
   };
   for (int i = 0; i < warmup; ++i) step();
   std::fill(phase_ms.begin(), phase_ms.end(), 0.0);
@@ -214,17 +225,23 @@ nlohmann::json time_case(const Case& c, int warmup, double seconds, int min_step
   const size_t n = sorted.size();
   const double median = n % 2 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   const auto params = method->module()->parameters();
-  return {{"case", c.name},
+  nlohmann::json out = {{"case", c.name},
           {"side", "aft"},
           {"threads", torch::get_num_threads()},
-          {"batch", c.batch},
+          {"batch", batch},
           {"steps", n},
           {"step_ms_median", median * 1e3},
-          {"images_per_second", c.batch / median},
-          {"images_per_second_mean", c.batch * n / total},
+          {"images_per_second", batch / median},
+          {"images_per_second_mean", batch * n / total},
           {"params", count(params, false)},
           {"trainable_params", count(params, true)},
           {"phase_ms_mean", {{"forward", phase_ms[0] / n}, {"backward", phase_ms[1] / n}, {"step", phase_ms[2] / n}}}};
+  if (run.device != "cpu") {  // section 1's lines keep their keys
+    out["device"] = device.str();
+    out["amp"] = run.amp;
+    out["channels_last"] = run.channels_last;
+  }
+  return out;
 }
 
 nlohmann::json gemm(int64_t size) {
@@ -242,7 +259,8 @@ nlohmann::json gemm(int64_t size) {
 
 int run(int argc, char** argv) {
   std::string name;
-  bool list = false, do_gemm = false;
+  bool list = false, list_gpu = false, do_gemm = false;
+  RunOptions run_options;
   int threads = 0, warmup = 2, min_steps = 3;
   double seconds = 3.0;
   int64_t size = 2048;
@@ -254,6 +272,11 @@ int run(int argc, char** argv) {
     };
     if (arg == "--case") name = value();
     else if (arg == "--list") list = true;
+    else if (arg == "--list-gpu") list_gpu = true;
+    else if (arg == "--device") run_options.device = value();
+    else if (arg == "--amp") run_options.amp = value();
+    else if (arg == "--channels-last") run_options.channels_last = true;
+    else if (arg == "--batch") run_options.batch = std::stoll(value());
     else if (arg == "--gemm") do_gemm = true;
     else if (arg == "--size") size = std::stoll(value());
     else if (arg == "--threads") threads = std::stoi(value());
@@ -263,8 +286,13 @@ int run(int argc, char** argv) {
     else aft::fail("unknown argument ", arg, " (see the header of bench/step/step_bench.cpp)");
   }
   aft::set_threads(threads);
-  if (list) {
-    for (const auto& c : kCases) std::cout << c.name << "\n";
+  aft::check(run_options.amp == "off" || run_options.amp == "bf16", "--amp ", run_options.amp,
+             ": off or bf16 (an fp16 step would need the loss scaler)");
+  aft::check(run_options.batch == 0 || run_options.batch >= 2, "--batch ", run_options.batch, ": must be >= 2");
+  if (list || list_gpu) {
+    for (const auto& c : kCases) {
+      if (c.gpu == list_gpu) std::cout << c.name << "\n";
+    }
     return 0;
   }
   if (do_gemm) {
@@ -273,7 +301,7 @@ int run(int argc, char** argv) {
   }
   for (const auto& c : kCases) {
     if (c.name == name) {
-      std::cout << time_case(c, warmup, seconds, min_steps).dump() << std::endl;
+      std::cout << time_case(c, warmup, seconds, min_steps, run_options).dump() << std::endl;
       return 0;
     }
   }

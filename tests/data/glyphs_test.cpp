@@ -85,7 +85,7 @@ TEST(DataCli, FashionMnistInfoSplitAndBench) {
   ASSERT_EQ(run_cli("data split --data " + dir + "/fm --out " + dir + "/fm_split --val-fraction 0.25", log), 0)
       << fs::read_file(log);
   EXPECT_TRUE(fs::exists(dir + "/fm_split/val/dress"));
-  ASSERT_EQ(run_cli("data bench " + dir + "/fm --preset small --batch-size 8 --seconds 0.2 --threads 2", log), 0)
+  ASSERT_EQ(run_cli("data bench " + dir + "/fm --preset small --batch-size 8 --seconds 0.2 --workers 2", log), 0)
       << fs::read_file(log);
   EXPECT_NE(fs::read_file(log).find("images_per_second"), std::string::npos);
   // Existing output without --overwrite, and a bad dataset root: one clear line, non-zero exit.

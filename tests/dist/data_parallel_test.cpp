@@ -8,6 +8,7 @@
 
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
+#include "aft/methods/method.h"
 #include "aft/models/weights.h"
 #include "aft/train/trainer.h"
 #include "tests/dist/dist_test_util.h"
@@ -26,7 +27,7 @@ class FullFrozenNorm : public aft::methods::Method {
  public:
   std::string name() const override { return "full-frozen-norm"; }
   std::vector<aft::methods::ParamGroup> param_groups() override { return {{"all", model_->parameters(), 1.0, -1.0}}; }
-  void set_training(bool) override { model_->train(false); }
+  std::vector<std::shared_ptr<torch::nn::Module>> eval_modules() override { return {model_}; }
 };
 
 std::shared_ptr<FullFrozenNorm> make_method() {

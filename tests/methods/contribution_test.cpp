@@ -8,6 +8,7 @@
 #include "aft/core/error.h"
 #include "aft/methods/contribution.h"
 #include "aft/methods/contribution_search.h"
+#include "aft/search/proxy.h"
 #include "tests/train/tiny_task.h"
 
 namespace {
@@ -299,7 +300,7 @@ TEST(Contribution, SearchRecordsHistoryAndNeverReadsTheTestSplit) {
 
 TEST(Contribution, ProxyDataKeepsAStratifiedFractionAndDropsTest) {
   Fixture f;
-  const auto proxy = aft::methods::proxy_data(f.task, 0.5, 0);
+  const auto proxy = aft::search::proxy_data(f.task, 0.5, 0);
   EXPECT_EQ(proxy.splits.test, nullptr);
   EXPECT_TRUE(proxy.splits.test_indices.empty());
   EXPECT_EQ(proxy.splits.val_indices, f.task.splits.val_indices);

@@ -8,9 +8,10 @@
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
 #include "aft/data/loader.h"
-#include "aft/methods/job.h"
+#include "aft/run/job.h"
 #include "aft/methods/partial.h"
 #include "aft/methods/soup.h"
+#include "aft/run/soup_run.h"
 #include "aft/models/safetensors.h"
 #include "aft/train/evaluate.h"
 #include "tests/data/data_test_util.h"
@@ -119,7 +120,7 @@ class SoupRuns : public ::testing::Test {
     aft::data::testing::make_folder(dir_ + "/data", {"a", "b", "c"}, 12, 4);
     aft::models::save_weights(*aft::testing::tiny_resnet(3, 9), dir_ + "/pretrained.safetensors");
     for (const std::string strategy : {"first-half", "last-half"}) {
-      aft::methods::JobSpec spec;
+      aft::run::JobSpec spec;
       spec.data = dir_ + "/data";
       spec.out = dir_ + "/" + strategy;
       spec.model.weights = dir_ + "/pretrained.safetensors";
@@ -131,16 +132,16 @@ class SoupRuns : public ::testing::Test {
       spec.train.val_fraction = 0.25;
       spec.train.batch_size = 8;
       spec.quiet = true;
-      aft::methods::run_job(spec);
+      aft::run::run_job(spec);
     }
   }
-  static aft::methods::SoupSpec spec(const std::string& mode, const std::string& out) {
-    aft::methods::SoupSpec s;
+  static aft::run::SoupSpec spec(const std::string& mode, const std::string& out) {
+    aft::run::SoupSpec s;
     s.runs = {dir_ + "/first-half", dir_ + "/last-half"};
     s.mode = mode;
     s.out = dir_ + "/" + out;
-    s.device = "cpu";
-    s.threads = 1;
+    s.runtime.device = "cpu";
+    s.runtime.threads = 1;
     s.quiet = true;
     return s;
   }
@@ -148,7 +149,7 @@ class SoupRuns : public ::testing::Test {
 };
 
 TEST_F(SoupRuns, UniformSoupIsTheMeanAndEvalReopensIt) {
-  const auto summary = aft::methods::make_soup(spec("uniform", "uniform"));
+  const auto summary = aft::run::make_soup(spec("uniform", "uniform"));
   const auto soup = aft::safetensors::read(dir_ + "/uniform/model.safetensors").tensors;
   const auto a = aft::safetensors::read(dir_ + "/first-half/model.safetensors").tensors;
   const auto b = aft::safetensors::read(dir_ + "/last-half/model.safetensors").tensors;
@@ -165,7 +166,7 @@ TEST_F(SoupRuns, UniformSoupIsTheMeanAndEvalReopensIt) {
     EXPECT_TRUE(row.contains("val_accuracy") && row.contains("test_accuracy") && row.at("kept").get<bool>());
   }
   // load_run (aft eval --run) reopens the soup and gets the summary's test accuracy.
-  auto loaded = aft::methods::load_run(dir_ + "/uniform", "cpu");
+  auto loaded = aft::run::load_run(dir_ + "/uniform", "cpu");
   aft::data::DataOptions o;
   o.root = dir_ + "/data";
   o.val_fraction = 0.25;
@@ -174,13 +175,13 @@ TEST_F(SoupRuns, UniformSoupIsTheMeanAndEvalReopensIt) {
   const auto r = aft::train::evaluate(*loaded.method, loader, torch::kCPU);
   EXPECT_NEAR(r.accuracy, summary.at("test_accuracy").get<double>(), 1e-9);
   EXPECT_FALSE(aft::fs::exists(dir_ + "/uniform.tmp." + std::to_string(::getpid())));
-  EXPECT_THROW(aft::methods::make_soup(spec("uniform", "uniform")), aft::Error);  // exists, no --overwrite
+  EXPECT_THROW(aft::run::make_soup(spec("uniform", "uniform")), aft::Error);  // exists, no --overwrite
 }
 
 TEST_F(SoupRuns, GreedySoupIsNeverBelowItsBestIngredient) {
   auto s = spec("greedy", "greedy");
   s.recalibrate_bn = true;
-  const auto summary = aft::methods::make_soup(s);
+  const auto summary = aft::run::make_soup(s);
   const auto& report = summary.at("method_report");
   double best = -1;
   for (const auto& row : report.at("ingredients")) best = std::max(best, row.at("val_accuracy").get<double>());

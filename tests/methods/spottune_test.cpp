@@ -7,7 +7,7 @@
 #include <functional>
 #include <iostream>
 
-#include "aft/methods/job.h"
+#include "aft/run/job.h"
 #include "aft/methods/spottune.h"
 #include "aft/models/resnet.h"
 #include "aft/models/weights.h"
@@ -212,9 +212,13 @@ TEST(SpotTuneTraining, FrozenCopiesBitIdenticalPolicyLearns) {
     aft::train::TrainerHooks hooks;
     hooks.quiet = true;
     aft::train::Trainer trainer(method, train_options, task, hooks);
-    ASSERT_NEAR(trainer.groups()[1].lr_scale, 0.1, 1e-12) << "placeholder before on_train_start";
+    // The policy's own rate, whatever --lr is: its optimizer groups (2 and 3) start at --policy-lr.
+    EXPECT_NEAR(trainer.groups()[1].base_lr(train_options.lr), options.policy_lr, 1e-12);
+    for (size_t g : {2, 3}) {
+      const auto& sgd = dynamic_cast<const torch::optim::SGDOptions&>(trainer.optimizer().param_groups()[g].options());
+      EXPECT_NEAR(sgd.lr(), options.policy_lr, 1e-12) << g;
+    }
     trainer.fit();
-    EXPECT_NEAR(trainer.groups()[1].lr_scale, options.policy_lr / train_options.lr, 1e-12);
     for (size_t b = 0; b < frozen_before.size(); ++b) {
       const auto after = snapshot(*net.frozen_blocks()[b]);
       if (frozen_bn == "freeze") {
@@ -251,7 +255,7 @@ TEST(SpotTuneRun, SavedRunReloadsThroughLoadRun) {
   auto source = aft::testing::tiny_resnet(3, 7);
   aft::models::save_weights(*source, dir + "/source.safetensors", aft::models::model_metadata(*source));
 
-  aft::methods::JobSpec spec;
+  aft::run::JobSpec spec;
   spec.data = dir + "/data";
   spec.out = dir + "/run";
   spec.model.weights = dir + "/source.safetensors";
@@ -260,13 +264,13 @@ TEST(SpotTuneRun, SavedRunReloadsThroughLoadRun) {
   spec.train = aft::testing::tiny_options(1);
   spec.train.val_fraction = 0.25;
   spec.quiet = true;
-  const auto summary = aft::methods::run_job(spec);
+  const auto summary = aft::run::run_job(spec);
   const auto& report = summary.at("method_report");
   ASSERT_EQ(report.at("tuned_fraction").size(), 8u);
   EXPECT_EQ(report.at("routed_images").get<int64_t>(), 12);
 
   // The policy and both copies are in model.safetensors: the reopened run scores the same.
-  auto loaded = aft::methods::load_run(spec.out, "cpu");
+  auto loaded = aft::run::load_run(spec.out, "cpu");
   aft::data::DataOptions data_options;
   data_options.root = spec.data;
   data_options.val_fraction = spec.train.val_fraction;

@@ -57,7 +57,7 @@ double relative_error(const torch::Tensor& got, const torch::Tensor& want) {
 
 class ModelsTorchvision : public ::testing::Test {
  protected:
-  // One python run exports every case: importing torch costs seconds, pay it once.
+  // ctest runs every test in its own process, so each test exports only the case it checks.
   static void SetUpTestSuite() {
     const std::string script = source_dir() + "/tools/export_torchvision.py";
     if (!stdfs::exists(script)) {
@@ -66,32 +66,37 @@ class ModelsTorchvision : public ::testing::Test {
     }
     if (std::system("/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1") != 0) {
       skip_reason_ = "/usr/bin/python3 lacks torch/torchvision";
-      return;
     }
+  }
+
+  // Runs tools/export_torchvision.py for one case (once per process).
+  static void export_case(const Case& c) {
+    static std::set<std::string> done;
+    if (done.count(c.name)) return;
     aft::fs::create_directories(work_dir());
-    const std::string jobs = work_dir() + "/jobs.txt";
+    const std::string jobs = work_dir() + "/" + c.name + ".jobs.txt";
     {
       std::ofstream out(jobs);
-      for (const auto& c : cases()) {
-        out << "--arch " << c.arch << " --stem " << c.stem << " --image-size " << c.image << " --num-classes "
-            << c.classes << " --batch " << c.batch << " --seed 5 --perturb --out " << file_of(c, "weights")
-            << " --input-out " << file_of(c, "input") << " --reference-out " << file_of(c, "reference") << "\n";
-      }
+      out << "--arch " << c.arch << " --stem " << c.stem << " --image-size " << c.image << " --num-classes "
+          << c.classes << " --batch " << c.batch << " --seed 5 --perturb --out " << file_of(c, "weights")
+          << " --input-out " << file_of(c, "input") << " --reference-out " << file_of(c, "reference") << "\n";
     }
-    const std::string command = "/usr/bin/python3 " + script + " --jobs " + jobs;
-    export_ok_ = std::system(command.c_str()) == 0;
+    const std::string command = "/usr/bin/python3 " + source_dir() + "/tools/export_torchvision.py --jobs " + jobs;
+    ASSERT_EQ(std::system(command.c_str()), 0) << "tools/export_torchvision.py failed: " << command;
+    done.insert(c.name);
   }
 
   static void TearDownTestSuite() {
-    if (stdfs::exists(work_dir())) aft::fs::remove_all(work_dir());  // ~0.5 GB of exports
+    if (stdfs::exists(work_dir())) aft::fs::remove_all(work_dir());  // large exports
   }
 
   void SetUp() override {
     if (!skip_reason_.empty()) GTEST_SKIP() << skip_reason_;
-    ASSERT_TRUE(export_ok_) << "tools/export_torchvision.py failed";
   }
 
   static void check_case(const Case& c) {
+    export_case(c);
+    if (::testing::Test::HasFatalFailure()) return;
     ModelConfig config;
     config.arch = c.arch;
     config.stem = c.stem;
@@ -138,7 +143,6 @@ class ModelsTorchvision : public ::testing::Test {
   }
 
   static inline std::string skip_reason_;
-  static inline bool export_ok_ = false;
 };
 
 TEST_F(ModelsTorchvision, Resnet18) { check_case(cases()[0]); }
@@ -150,6 +154,8 @@ TEST_F(ModelsTorchvision, VitB16) { check_case(cases()[3]); }
 // `aft forward` reproduces the exported logits from files alone, inferring the class count.
 TEST_F(ModelsTorchvision, ForwardCommand) {
   const Case& c = cases()[1];
+  export_case(c);
+  if (HasFatalFailure()) return;
   const std::string output = work_dir() + "/forward_out.safetensors";
   const std::string command = std::string(AFT_BINARY) + " forward --model resnet18 --stem small --weights " +
                               file_of(c, "weights") + " --input " + file_of(c, "input") + " --output " + output;

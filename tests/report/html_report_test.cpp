@@ -7,7 +7,7 @@
 
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
-#include "aft/methods/job.h"
+#include "aft/run/job.h"
 #include "aft/methods/registry.h"
 #include "aft/models/weights.h"
 #include "tests/data/data_test_util.h"
@@ -49,7 +49,7 @@ class ReportRuns : public ::testing::Test {
     aft::models::save_weights(*source, dir_ + "/source.safetensors", aft::models::model_metadata(*source));
     for (const std::string method : {"full", "contribution", "partial", "spottune"}) {
       const auto& info = aft::methods::find_method(method);
-      aft::methods::JobSpec spec;
+      aft::run::JobSpec spec;
       spec.data = dir_ + "/data";
       spec.out = dir_ + "/" + method;
       spec.model.weights = dir_ + "/source.safetensors";
@@ -59,7 +59,7 @@ class ReportRuns : public ::testing::Test {
       spec.train = aft::testing::tiny_options(2);
       spec.train.val_fraction = 0.25;
       spec.quiet = true;
-      aft::methods::run_job(spec);
+      aft::run::run_job(spec);
     }
   }
   static std::string report_of(const std::vector<std::string>& runs) {

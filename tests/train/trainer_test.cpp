@@ -108,3 +108,75 @@ TEST(Trainer, FrozenParametersGetNoGradient) {
 }
 
 }  // namespace
+
+namespace {
+
+// A learner with one parameter that every step moves, and constant predictions: its validation
+// accuracy never improves after the first epoch, which is what early stopping must notice.
+class Constant : public aft::train::Learner {
+ public:
+  Constant() : module_(std::make_shared<torch::nn::Module>()) { w_ = module_->register_parameter("w", torch::zeros({1})); }
+  std::string name() const override { return "constant"; }
+  std::shared_ptr<torch::nn::Module> module() override { return module_; }
+  std::vector<aft::train::ParamGroup> param_groups() override { return {{"w", {w_}}}; }
+  torch::Tensor predict(const torch::Tensor& images) override { return torch::zeros({images.size(0), 3}); }
+  aft::train::StepOutput train_step(const torch::Tensor& images, const torch::Tensor&,
+                                    const aft::train::LossFn&) override {
+    return {(w_ - 100.0).pow(2).sum(), torch::zeros({images.size(0), 3})};
+  }
+  double w() const { return w_.item<double>(); }
+
+ private:
+  std::shared_ptr<torch::nn::Module> module_;
+  torch::Tensor w_;
+};
+
+TEST(Trainer, EarlyStoppingEndsOnPatienceAndTestsTheBestEpoch) {
+  auto task = aft::testing::tiny_task();
+  auto options = tiny_options(10);
+  options.patience = 2;
+  Constant learner;
+  std::vector<double> w_after;
+  aft::train::TrainerHooks hooks;
+  hooks.quiet = true;
+  hooks.after_epoch = [&](int64_t, double) {
+    w_after.push_back(learner.w());
+    return true;
+  };
+  const auto r = aft::train::Trainer(learner, options, task, hooks).fit();
+  // Epoch 1 is the best (later epochs only tie); epochs 2 and 3 bring nothing: stop after 3.
+  EXPECT_TRUE(r.stopped_early);
+  EXPECT_EQ(r.epochs_run, 3);
+  EXPECT_EQ(r.best_epoch, 1);
+  ASSERT_EQ(w_after.size(), 2u);  // the hook does not run after the stopping epoch
+  EXPECT_NE(w_after[0], w_after[1]);
+  EXPECT_EQ(learner.w(), w_after[0]) << "the test must see epoch 1's weights";
+
+  // --min-epochs holds the stop back.
+  options.min_epochs = 6;
+  Constant later;
+  hooks.after_epoch = nullptr;
+  EXPECT_EQ(aft::train::Trainer(later, options, task, hooks).fit().epochs_run, 6);
+}
+
+TEST(Trainer, AnEarlyStoppedRunResumesWithoutTrainingOn) {
+  auto task = aft::testing::tiny_task();
+  auto options = tiny_options(10);
+  options.patience = 1;
+  const std::string dir = ::testing::TempDir() + "/aft_early_stop_resume";
+  aft::fs::remove_all(dir);
+  aft::train::TrainerHooks hooks;
+  hooks.quiet = true;
+  hooks.checkpoint_dir = dir;
+  Constant first;
+  const auto a = aft::train::Trainer(first, options, task, hooks).fit();
+  EXPECT_EQ(a.epochs_run, 2);
+  hooks.resume = true;
+  Constant again;
+  const auto b = aft::train::Trainer(again, options, task, hooks).fit();
+  EXPECT_TRUE(b.stopped_early);
+  EXPECT_EQ(b.epochs_run, 2);
+  EXPECT_EQ(again.w(), first.w());
+}
+
+}  // namespace

@@ -9,24 +9,13 @@
 #include <string>
 
 #include "aft/core/fs.h"
+#include "tests/apps/aft/cli_util.h"
 
 namespace {
 
-struct Result {
-  int code;
-  std::string output;
-};
-
-Result run(const std::string& args) {
-  const std::string cmd = std::string(AFT_BINARY) + " " + args + " 2>&1";
-  Result r{0, ""};
-  FILE* pipe = popen(cmd.c_str(), "r");
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), pipe)) r.output += buf.data();
-  const int status = pclose(pipe);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using aft_test::expect_one_line_error;
+using aft_test::run;
+using aft_test::Result;
 
 class Cli : public ::testing::Test {
  protected:
@@ -45,13 +34,6 @@ class Cli : public ::testing::Test {
   static std::string dir_;
 };
 std::string Cli::dir_;
-
-void expect_one_line_error(const Result& r, const std::string& needle) {
-  EXPECT_NE(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("aft: error: "), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find(needle), std::string::npos) << r.output;
-  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << "one line expected:\n" << r.output;
-}
 
 TEST_F(Cli, PretrainWritesACompleteRunDirectory) {
   for (const char* f : {"config.json", "model.safetensors", "metrics.jsonl", "summary.json", "checkpoint/state.json"}) {
