@@ -39,3 +39,7 @@ sleep 1
 "$aft" --version | grep threads
 pair "busy: --threads $cores vs --threads 1" "--threads $cores" "--threads 1"
 pair "busy: default vs --threads 1" "" "--threads 1"
+# Why: OpenMP's worker threads spin while they wait for each other. With a passive wait policy
+# a thread that shares its core with the busy process sleeps instead of burning that core.
+echo "== busy: --threads $cores with OMP_WAIT_POLICY=PASSIVE vs without"
+farm-bench -n "$runs" --timeout 1800 --vs "$work/job.sh --threads $cores" -- env OMP_WAIT_POLICY=PASSIVE "$work/job.sh" --threads "$cores"
