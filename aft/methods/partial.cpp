@@ -62,6 +62,10 @@ void PartialOptions::visit(OptionVisitor& v) {
   v.field("k", "with --select angle: units tuned per homogeneous group (integer), or auto (proxy runs on validation)", k);
   v.field("pick", "with --select angle: largest|smallest angles first, or auto (proxy runs on validation)", pick);
   v.field("proxy-epochs", "with --k/--pick auto: epochs of each proxy run", proxy_epochs);
+  v.field("freeze-bn-stats",
+          "frozen units' batch norms keep their pretrained running statistics (default: they follow the target "
+          "data, as the references keep the whole network in training mode)",
+          freeze_bn_stats);
 }
 
 void PartialOptions::validate() const {
@@ -174,7 +178,9 @@ std::vector<ParamGroup> PartialMethod::param_groups() {
   return groups;
 }
 
-std::vector<std::shared_ptr<torch::nn::Module>> PartialMethod::eval_modules() { return frozen_norms_; }
+std::vector<std::shared_ptr<torch::nn::Module>> PartialMethod::eval_modules() {
+  return options_.freeze_bn_stats ? frozen_norms_ : std::vector<std::shared_ptr<torch::nn::Module>>{};
+}
 
 nlohmann::json PartialMethod::report() {
   nlohmann::json r = {{"select", options_.select}, {"trainable_tensors", trainable_.size()}};

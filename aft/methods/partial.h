@@ -17,6 +17,7 @@ struct PartialOptions : Options {
   std::string k = "auto";             // units per homogeneous group (an integer), or auto
   std::string pick = "largest";       // largest|smallest|auto
   int64_t proxy_epochs = 1;           // epochs of each proxy run that --k/--pick auto compare
+  bool freeze_bn_stats = false;       // frozen units' batch norms keep pretrained statistics (references: they update)
   void visit(OptionVisitor& v) override;
   void validate() const override;
   // --k as a number; 0 when auto.
@@ -43,7 +44,7 @@ class PartialMethod : public Method {
   void restore_prepared(const nlohmann::json& state, PrepareContext& context) override;
   void attach(models::ModelPtr model) override;
   std::vector<ParamGroup> param_groups() override;
-  // Batch norms of frozen units stay in eval mode: their statistics must not drift either.
+  // --freeze-bn-stats: batch norms of frozen units stay in eval mode.
   std::vector<std::shared_ptr<torch::nn::Module>> eval_modules() override;
   nlohmann::json report() override;
 

@@ -24,7 +24,8 @@ void SpotTuneOptions::validate() const {
   check(policy_lr > 0 && std::isfinite(policy_lr), "--policy-lr ", policy_lr, ": must be > 0");
   check(policy_wd >= 0, "--policy-wd must not be negative, got ", policy_wd);
   check(global_k_weight >= 0, "--global-k-weight must not be negative, got ", global_k_weight);
-  check(policy_width >= 0, "--policy-width must not be negative, got ", policy_width);
+  check(global_k_entropy_weight >= 0, "--global-k-entropy-weight must not be negative, got ", global_k_entropy_weight);
+  check(policy_width > 0 && std::isfinite(policy_width), "--policy-width ", policy_width, ": must be > 0");
 }
 
 void SpotTuneMethod::attach(models::ModelPtr model) {
@@ -32,14 +33,18 @@ void SpotTuneMethod::attach(models::ModelPtr model) {
   check(resnet != nullptr, "--method spottune routes residual blocks and needs a ResNet (resnet18|26|34|50|101), got ",
         model ? model->config().arch : std::string("no model"));
   Method::attach(model);
-  const double width = options_.policy_width > 0 ? options_.policy_width : model->config().width;
-  net_ = std::make_shared<SpotTuneNet>(resnet, width);
+  net_ = std::make_shared<SpotTuneNet>(resnet, options_.policy_width);
   check(options_.global_k <= static_cast<double>(net_->num_blocks()), "--global-k ", options_.global_k, " exceeds the ",
         net_->num_blocks(), " routed blocks of ", model->config().arch);
   if (options_.frozen_bn == "freeze") {
     for (auto& block : net_->frozen_blocks()) {
       for (auto& p : block->parameters()) p.set_requires_grad(false);
     }
+  }
+  if (options_.global_k >= 0) {
+    // Until the first epoch decides, every block keeps its frozen copy.
+    global_route_ = net_->register_buffer("global_route", torch::zeros({net_->num_blocks()}));
+    epoch_tuned_ = torch::zeros({net_->num_blocks()});
   }
   tuned_per_block_ = torch::zeros({net_->num_blocks()}, torch::kInt64);
   tuned_count_histogram_ = torch::zeros({net_->num_blocks() + 1}, torch::kInt64);
@@ -100,8 +105,19 @@ torch::Tensor SpotTuneMethod::route(const torch::Tensor& images) {
 
 torch::Tensor SpotTuneMethod::global_k_loss(const torch::Tensor& actions) const {
   if (options_.global_k < 0) return torch::zeros({}, actions.options());
-  const auto mean_tuned = actions.sum(1).mean();
-  return options_.global_k_weight * (mean_tuned - options_.global_k).pow(2);
+  const auto v = actions.mean(0);  // straight-through: carries the policy's gradient
+  const double eps = 1e-6;
+  const auto vc = v.clamp(eps, 1 - eps);
+  const auto entropy = -(vc * vc.log() + (1 - vc) * (1 - vc).log());
+  return options_.global_k_weight * (v.sum() - options_.global_k).pow(2) +
+         options_.global_k_entropy_weight * entropy.sum();
+}
+
+void SpotTuneMethod::on_epoch_start(train::Trainer&, int64_t) {
+  if (options_.global_k < 0) return;
+  epoch_tuned_.zero_();
+  epoch_images_ = 0;
+  route_fresh_ = false;
 }
 
 StepOutput SpotTuneMethod::train_step(const torch::Tensor& images, const torch::Tensor& labels, const LossFn& task_loss) {
@@ -110,12 +126,19 @@ StepOutput SpotTuneMethod::train_step(const torch::Tensor& images, const torch::
   const auto actions = sample_actions(images);
   const auto logits = net_->forward_two_path(images, actions);
   auto loss = task_loss(logits, labels);
-  if (options_.global_k >= 0) loss = loss + global_k_loss(actions.to(torch::kFloat32));
+  if (options_.global_k >= 0) {
+    loss = loss + global_k_loss(actions.to(torch::kFloat32));
+    epoch_tuned_ += actions.detach().to(torch::kCPU, torch::kFloat32).sum(0);
+    epoch_images_ += actions.size(0);
+  }
   return {loss, logits};
 }
 
 torch::Tensor SpotTuneMethod::predict(const torch::Tensor& images) {
-  const auto actions = route(images);
+  // Global-k: one route for every image, no policy network at inference.
+  const auto actions = options_.global_k >= 0
+                           ? global_route_.to(images.device()).unsqueeze(0).expand({images.size(0), -1}).contiguous()
+                           : route(images);
   if (counting_) {
     const auto chosen = actions.detach().to(torch::kCPU).gt(0.5);
     tuned_per_block_ += chosen.sum(0).to(torch::kInt64);
@@ -128,6 +151,13 @@ torch::Tensor SpotTuneMethod::predict(const torch::Tensor& images) {
 }
 
 void SpotTuneMethod::on_evaluate_start(const std::string& split) {
+  if (options_.global_k >= 0 && epoch_images_ > 0 && !route_fresh_) {
+    // The blocks most of the epoch's training images tuned become the route for all. Once per
+    // epoch: the test pass then sees the route saved with the weights it tests (--keep-best).
+    torch::NoGradGuard no_grad;
+    global_route_.copy_((epoch_tuned_ / static_cast<double>(epoch_images_)).gt(0.5).to(global_route_.dtype()));
+    route_fresh_ = true;
+  }
   // Routing statistics describe the test pass (or an `aft eval` pass, split ""), never val.
   counting_ = split == "test" || split.empty();
   if (!counting_) return;
@@ -212,7 +242,16 @@ nlohmann::json SpotTuneMethod::report() {
                                                                per_block.data_ptr<double>() + per_block.numel())}});
   }
   out["by_class"] = by_class;
-  if (options_.global_k >= 0) out["global_k"] = options_.global_k;
+  if (options_.global_k >= 0) {
+    const auto route = global_route_.to(torch::kCPU);
+    std::vector<std::string> chosen;
+    for (int64_t b = 0; b < route.size(0); ++b) {
+      if (route[b].item<double>() > 0.5) chosen.push_back(names[b]);
+    }
+    out["global_k"] = {{"k", options_.global_k},
+                       {"tuned_blocks", chosen},
+                       {"sum_v_last_epoch", epoch_images_ > 0 ? (epoch_tuned_ / epoch_images_).sum().item<double>() : -1.0}};
+  }
   if (timing_batch_.defined()) out["inference"] = time_inference(timing_batch_, 3);
   return out;
 }

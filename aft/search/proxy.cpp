@@ -61,7 +61,8 @@ std::string evaluation_line(const PsoEvaluation& e, const PsoResult& r, int64_t 
   std::ostringstream line;
   line << "search " << r.history.size() << "/" << total << " (iteration " << e.iteration << ", particle "
        << e.particle << "): val acc " << std::fixed << std::setprecision(4) << e.fitness << " after "
-       << e.curve.size() << " epoch(s)" << (e.pruned ? " [pruned]" : "") << ", gbest " << r.gbest_fitness << " | "
+       << e.curve.size() << " epoch(s)" << (e.pruned ? " [pruned]" : "") << (e.replayed ? " [from the journal]" : "")
+       << ", gbest " << r.gbest_fitness << " | "
        << what << " | " << log::format_seconds(e.seconds);
   return line.str();
 }

@@ -1,10 +1,11 @@
 #include "aft/train/train_options.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
-#include "aft/core/error.h"
 #include "aft/core/device.h"
+#include "aft/core/error.h"
 #include "aft/core/parse.h"
 #include "aft/data/image_decode.h"
 
@@ -40,7 +41,8 @@ void TrainOptions::visit(OptionVisitor& v) {
   v.field("wd-skip-norm-bias", "exclude norm parameters and biases from weight decay", wd_skip_norm_bias);
   v.field("schedule", "constant|step|multistep|cosine", schedule);
   v.field("step-size", "step schedule: epochs between drops", step_size);
-  v.field("milestones", "multistep schedule: comma-separated epochs, e.g. 40,60,80", milestones);
+  v.field("milestones", "multistep schedule: comma-separated epochs (40,60,80) or fractions of --epochs (40/110)",
+          milestones);
   v.field("gamma", "step/multistep factor", gamma);
   v.field("warmup-epochs", "linear learning-rate warm-up, in epochs (fractions allowed)", warmup_epochs);
   v.field("label-smoothing", "label smoothing of the cross-entropy", label_smoothing);
@@ -64,10 +66,27 @@ void TrainOptions::visit(OptionVisitor& v) {
 
 std::vector<int64_t> TrainOptions::milestone_list() const {
   if (milestones.empty()) return {};
-  const auto epochs = parse_integer_list(milestones);
-  check(epochs.has_value(), "--milestones ", milestones, ": expected comma-separated epochs, e.g. 40,60,80");
-  for (int64_t e : *epochs) check(e >= 1, "--milestones ", milestones, ": epochs count from 1");
-  return *epochs;
+  // An item A/B is the fraction A/B of --epochs, rounded (a recipe's drops, scaled to the run).
+  std::vector<int64_t> out;
+  std::string item;
+  std::istringstream items(milestones);
+  bool ok = milestones.back() != ',';
+  while (ok && std::getline(items, item, ',')) {
+    const auto slash = item.find('/');
+    if (slash == std::string::npos) {
+      const auto e = parse_integer(item);
+      ok = e.has_value();
+      if (ok) out.push_back(*e);
+    } else {
+      const auto a = parse_integer(item.substr(0, slash)), b = parse_integer(item.substr(slash + 1));
+      ok = a && b && *a >= 0 && *b > 0;
+      if (ok) out.push_back(std::max<int64_t>(1, std::llround(static_cast<double>(epochs) * *a / *b)));
+    }
+  }
+  check(ok && !out.empty(), "--milestones ", milestones,
+        ": expected comma-separated epochs (40,60,80) or fractions of --epochs (40/110,60/110)");
+  for (int64_t e : out) check(e >= 1, "--milestones ", milestones, ": epochs count from 1");
+  return out;
 }
 
 void TrainOptions::validate() const {
@@ -129,6 +148,18 @@ void apply_preset(TrainOptions& o, const std::string& preset) {
     o.epochs = 8;
     o.batch_size = 64;
     o.transform = "auto";
+  } else if (preset == "spottune") {
+    // SpotTune's reference recipe (methods/spottune.md): SGD 0.1 (the policy's 0.01 is
+    // --policy-lr), x0.1 at the intended 40/60/80 of 110 epochs, scaled to the run's --epochs.
+    o.optimizer = "sgd";
+    o.lr = 0.1;
+    o.momentum = 0.9;
+    o.weight_decay = 5e-4;
+    o.schedule = "multistep";
+    o.milestones = "40/110,60/110,80/110";
+    o.gamma = 0.1;
+    o.epochs = 110;
+    o.batch_size = 128;
   } else if (preset == "vit-adamw") {
     o.optimizer = "adamw";
     o.lr = 1e-3;
@@ -137,10 +168,12 @@ void apply_preset(TrainOptions& o, const std::string& preset) {
     o.schedule = "cosine";
     o.warmup_epochs = 1;
   } else {
-    fail("--preset ", preset, ": expected one of reference|cpu-small|vit-adamw");
+    std::string names;
+    for (const auto& name : preset_names()) names += (names.empty() ? "" : "|") + name;
+    fail("--preset ", preset, ": expected one of ", names);
   }
 }
 
-std::vector<std::string> preset_names() { return {"reference", "cpu-small", "vit-adamw"}; }
+std::vector<std::string> preset_names() { return {"reference", "cpu-small", "spottune", "vit-adamw"}; }
 
 }  // namespace aft::train

@@ -7,6 +7,7 @@
 #include "aft/dist/process_group.h"
 #include "aft/run/job.h"
 #include "aft/methods/registry.h"
+#include "aft/train/train_options.h"
 #include "apps/aft/cli_options.h"
 #include "apps/aft/commands.h"
 
@@ -47,7 +48,9 @@ void add_command(CLI::App& app, const std::string& name, const std::string& meth
   sub->add_flag("--overwrite", cmd->spec.overwrite, "replace an existing run in --out");
   sub->add_option("--resume", cmd->spec.resume,
                   "continue the interrupted run in this directory (data, model and options come from its config.json)");
-  sub->add_option("--preset", cmd->preset, "named recipe (reference|cpu-small|vit-adamw); explicit flags override it");
+  std::string presets;
+  for (const auto& name : train::preset_names()) presets += (presets.empty() ? "" : "|") + name;
+  sub->add_option("--preset", cmd->preset, "named recipe (" + presets + "); explicit flags override it");
   sub->add_flag("--quiet", cmd->spec.quiet, "no progress output");
   cmd->model_flags = std::make_unique<FlagBinder>(*sub, "Model");
   cmd->spec.model.visit(*cmd->model_flags);

@@ -92,6 +92,7 @@ TEST(PartialAngle, SelectionRestartsFromPretrainedAndTrainsOnlyChosenUnits) {
   o.select = "angle";
   o.k = "1";
   o.pick = "largest";
+  o.freeze_bn_stats = true;  // so that everything outside the chosen blocks stays bit-identical
   aft::methods::PartialMethod method(o);
   method.prepare(ctx);
   auto model = ctx.fresh_model();

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
 #include <functional>
 #include <iostream>
 
@@ -174,6 +175,7 @@ TEST(SpotTune, GlobalKLossMatchesDirectComputation) {
   SpotTuneOptions options;
   options.global_k = 3;
   options.global_k_weight = 0.7;
+  options.global_k_entropy_weight = 0.2;
   auto method = perturbed("resnet26", options);
   method->set_training(true);
   torch::manual_seed(5);
@@ -183,17 +185,55 @@ TEST(SpotTune, GlobalKLossMatchesDirectComputation) {
   EXPECT_TRUE(torch::equal(actions.detach() * (1 - actions.detach()), torch::zeros_like(actions))) << "hard 0/1";
   const auto a = actions.detach().clone().requires_grad_(true);
   const auto loss = method->global_k_loss(a);
-  const double mean_tuned = a.detach().sum().item<double>() / 8;
-  EXPECT_NEAR(loss.item<double>(), 0.7 * (mean_tuned - 3) * (mean_tuned - 3), 1e-5);
+  // Direct: v_b = mean_n a_nb; 0.7 (sum_b v_b - 3)^2 + 0.2 sum_b H(v_b), H clamped to [1e-6, 1 - 1e-6].
+  const auto acc = a.detach().to(torch::kFloat64).contiguous();
+  double sum_v = 0, entropy = 0;
+  std::vector<double> v(12);
+  for (int64_t b = 0; b < 12; ++b) {
+    for (int64_t n = 0; n < 8; ++n) v[b] += acc[n][b].item<double>() / 8;
+    sum_v += v[b];
+    const double c = std::min(std::max(v[b], 1e-6), 1 - 1e-6);
+    entropy += -(c * std::log(c) + (1 - c) * std::log(1 - c));
+  }
+  EXPECT_NEAR(loss.item<double>(), 0.7 * (sum_v - 3) * (sum_v - 3) + 0.2 * entropy, 1e-4);
   loss.backward();
-  EXPECT_TRUE(torch::allclose(a.grad(), torch::full_like(a, 2 * 0.7 * (mean_tuned - 3) / 8), 1e-5, 1e-7));
+  for (int64_t b = 0; b < 12; ++b) {
+    // d/da_nb: (2 * 0.7 (sum v - 3) + 0.2 log((1 - v_b) / v_b)) / 8; the entropy term is flat where clamped.
+    const bool inside = v[b] > 1e-6 && v[b] < 1 - 1e-6;
+    const double want = (2 * 0.7 * (sum_v - 3) + (inside ? 0.2 * std::log((1 - v[b]) / v[b]) : 0.0)) / 8;
+    for (int64_t n = 0; n < 8; ++n) EXPECT_NEAR(a.grad()[n][b].item<double>(), want, 1e-5) << n << "," << b;
+  }
   // The term reaches the policy through the straight-through actions.
   method->global_k_loss(actions).backward();
   double policy_grad = 0;
   for (auto& p : method->net().policy().parameters()) {
     if (p.grad().defined()) policy_grad += p.grad().abs().sum().item<double>();
   }
-  if (mean_tuned != 3) EXPECT_GT(policy_grad, 0.0);
+  EXPECT_GT(policy_grad, 0.0);
+}
+
+TEST(SpotTuneTraining, GlobalKRoutesEveryImageAlikeAndSavesTheRoute) {
+  const auto task = aft::testing::tiny_task();
+  SpotTuneOptions options;
+  options.global_k = 4;
+  options.global_k_weight = 1.0;
+  SpotTuneMethod method(options);
+  method.attach(tiny_model("resnet26"));
+  aft::train::TrainerHooks hooks;
+  hooks.quiet = true;
+  aft::train::Trainer(method, aft::testing::tiny_options(2), task, hooks).fit();
+  const auto route = method.global_route();
+  ASSERT_EQ(route.size(0), method.net().num_blocks());
+  EXPECT_TRUE(torch::equal(route * (1 - route), torch::zeros_like(route))) << "0/1 per block";
+  // Every test image took that route: the per-block tuned fractions are the route itself.
+  const auto report = method.report();
+  const auto fractions = report.at("tuned_fraction").get<std::vector<double>>();
+  for (int64_t b = 0; b < route.size(0); ++b) EXPECT_EQ(fractions[b], route[b].item<double>()) << b;
+  EXPECT_EQ(report.at("global_k").at("tuned_blocks").size(), static_cast<size_t>(route.sum().item<double>()));
+  // The route is part of the model's state, so a saved run reopens with it.
+  bool saved = false;
+  for (const auto& [name, t] : aft::models::state_dict(*method.module())) saved = saved || name == "global_route";
+  EXPECT_TRUE(saved);
 }
 
 TEST(SpotTuneTraining, FrozenCopiesBitIdenticalPolicyLearns) {
