@@ -120,6 +120,7 @@ AngleSelection select_by_angle(PrepareContext& context, const PartialOptions& op
   angle_options.epochs = options.angle_epochs;
   angle_options.keep_best = false;  // the angle is measured on where the fine-tune ends
   angle_options.patience = 0;
+  angle_options.ema = 0;
   log::info("partial: full fine-tune for " + std::to_string(options.angle_epochs) + " epoch(s) to measure angles");
   const auto angle_run = train::Trainer(*full, angle_options, *context.data, quiet_hooks("partial angles")).fit();
   tuned->to(torch::kCPU);

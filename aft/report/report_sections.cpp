@@ -1,6 +1,8 @@
 // Method sections of the HTML report. Each reads only the keys it needs from method_report and
 // is skipped when they are absent, so reports of older runs and of new methods still render.
 #include <algorithm>
+#include <cmath>
+#include <string>
 
 #include "aft/report/report_page.h"
 
@@ -178,6 +180,47 @@ void spottune(Page& page, const json& mr, const json& class_names, const std::st
   }
 }
 
+// The test split in detail: per-class accuracy, the confusion matrix, top-5 and calibration.
+void test_metrics(Page& page, const json& metrics, const json& class_names, const std::string& prefix) {
+  const json& per_class = at_or_null(metrics, "per_class_accuracy");
+  const json& confusion = at_or_null(metrics, "confusion");
+  if (!numeric_array(per_class) || !confusion.is_array() || confusion.size() != per_class.size()) return;
+  page.heading(3, "Test split: per-class accuracy and confusion matrix", prefix + "-test-metrics");
+  page.paragraph("Top-5 accuracy " + format_number(at_or_null(metrics, "top5_accuracy")) +
+                     ", expected calibration error " + format_number(at_or_null(metrics, "ece")) +
+                     " (15 confidence bins), " + format_count(at_or_null(metrics, "samples")) + " images.",
+                 "note");
+  std::vector<std::string> names;
+  for (size_t c = 0; c < per_class.size(); ++c) {
+    names.push_back(class_names.is_array() && c < class_names.size() ? text_of(class_names[c]) : "class " + std::to_string(c));
+  }
+  json options = axes("class", "test accuracy");
+  options["scales"]["y"]["min"] = 0;
+  options["scales"]["y"]["max"] = 1;
+  options["plugins"]["legend"] = {{"display", false}};
+  page.chart(prefix + "-per-class", "test accuracy per class",
+             {{"type", "bar"}, {"data", {{"labels", names}, {"datasets", {bar_dataset("accuracy", per_class, palette(1))}}}},
+              {"options", options}});
+  // The confusion matrix as a table whose cells darken with their share of the true class's row.
+  std::string html = "<table class=\"confusion\" id=\"" + prefix + "-confusion\"><tr><th>true \\ predicted</th>";
+  for (const auto& n : names) html += "<th>" + html_escape(n) + "</th>";
+  html += "</tr>\n";
+  for (size_t r = 0; r < confusion.size(); ++r) {
+    int64_t total = 0;
+    for (const auto& v : confusion[r]) total += v.is_number_integer() ? v.get<int64_t>() : 0;
+    html += "<tr><th>" + html_escape(names[r]) + "</th>";
+    for (size_t c = 0; c < confusion[r].size(); ++c) {
+      const int64_t v = confusion[r][c].is_number_integer() ? confusion[r][c].get<int64_t>() : 0;
+      const double share = total > 0 ? static_cast<double>(v) / total : 0.0;
+      const int alpha = static_cast<int>(std::lround(share * 100));
+      html += "<td style=\"background:rgba(" + std::string(r == c ? "0,114,178" : "213,94,0") + "," +
+              std::to_string(alpha / 100.0).substr(0, 4) + ")\">" + std::to_string(v) + "</td>";
+    }
+    html += "</tr>\n";
+  }
+  page.raw(html + "</table>\n");
+}
+
 // The accuracies an object carries, by the names aft uses.
 std::vector<std::pair<std::string, json>> accuracies(const json& v) {
   std::vector<std::pair<std::string, json>> out;
@@ -255,6 +298,7 @@ void add_method_sections(Page& page, const RunFiles& run, const std::string& pre
   partial(page, mr, prefix);
   spottune(page, mr, at_or_null(run.config, "classes"), prefix);
   multisource(page, mr, prefix);
+  test_metrics(page, at_or_null(run.summary, "test_metrics"), at_or_null(run.config, "classes"), prefix);
   if (mr.is_object() && !mr.empty()) {
     page.raw("<details class=\"raw\"><summary>method_report (all of summary.json's findings)</summary><pre>" +
              html_escape(mr.dump(2, ' ', false, json::error_handler_t::replace)) + "</pre></details>\n");

@@ -229,10 +229,16 @@ nlohmann::json run_job(JobSpec& spec) {
   meta["aft.method"] = spec.method;
   meta["aft.classes"] = nlohmann::json(task.splits.classes).dump();
   if (run) models::save_weights(*method->module(), run->file("model.safetensors"), meta);
+  const auto test_metric = [&](const char* key) {
+    return result.test_metrics.is_object() ? result.test_metrics.value(key, -1.0) : -1.0;
+  };
   nlohmann::json summary = {{"method", spec.method},
                             {"model", own_model ? meta.at("aft.model") : config.arch},
                             {"test_accuracy", result.test_accuracy},
                             {"test_loss", result.test_loss},
+                            {"test_top5_accuracy", test_metric("top5_accuracy")},
+                            {"test_ece", test_metric("ece")},
+                            {"test_metrics", result.test_metrics},
                             {"best_val_accuracy", result.best_val_accuracy},
                             {"best_epoch", result.best_epoch},
                             {"final_val_accuracy", result.final_val_accuracy},

@@ -29,6 +29,7 @@ train::TrainOptions proxy_options(const train::TrainOptions& run, int64_t epochs
   o.warmup_epochs = 0;
   o.keep_best = false;  // fitness is the best validation accuracy; no weights are kept
   o.patience = 0;       // every proxy runs its epochs: fitness values stay comparable
+  o.ema = 0;            // a short proxy's average would still sit near its start
   return o;
 }
 

@@ -46,6 +46,7 @@ void save_checkpoint(const std::string& dir, torch::nn::Module& module, torch::o
   fs::create_directories(tmp);
   save_module(module, tmp + "/model.safetensors");
   if (!state.best.empty()) aft::safetensors::write(tmp + "/best.safetensors", state.best);
+  if (!state.ema.empty()) aft::safetensors::write(tmp + "/ema.safetensors", state.ema);
   torch::serialize::OutputArchive archive;
   optimizer.save(archive);
   archive.save_to(tmp + "/optimizer.pt");
@@ -100,6 +101,7 @@ CheckpointState load_checkpoint(const std::string& dir_in, torch::nn::Module& mo
         done == state.progress.end() ? std::string("nothing") : done->dump());
   state.epochs_done = done->get<int64_t>();
   if (fs::exists(dir + "/best.safetensors")) state.best = aft::safetensors::read(dir + "/best.safetensors").tensors;
+  if (fs::exists(dir + "/ema.safetensors")) state.ema = aft::safetensors::read(dir + "/ema.safetensors").tensors;
   return state;
 }
 

@@ -15,6 +15,7 @@ struct CheckpointState {
   int64_t epochs_done = 0;
   nlohmann::json progress;                    // best accuracy, best epoch, history, loss scale ...
   std::map<std::string, torch::Tensor> best;  // best-validation weights (--keep-best), may be empty
+  std::map<std::string, torch::Tensor> ema;   // the weights' moving average (--ema), may be empty
 };
 
 void save_checkpoint(const std::string& dir, torch::nn::Module& module, torch::optim::Optimizer& optimizer,

@@ -30,6 +30,7 @@ EvalResult evaluate(Learner& method, data::Loader& loader, const torch::Device& 
     }
     logits = logits.to(torch::kFloat32);
     method.on_evaluate_batch(labels);
+    result.metrics.add(logits, labels);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                     .item<double>();

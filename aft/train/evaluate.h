@@ -4,6 +4,7 @@
 #include <torch/types.h>
 
 #include "aft/data/loader.h"
+#include "aft/train/metrics.h"
 #include "aft/train/learner.h"
 
 namespace aft::train {
@@ -13,6 +14,7 @@ struct EvalResult {
   double loss = 0;
   int64_t samples = 0;
   double seconds = 0;
+  ClassificationMetrics metrics;  // top-5, per class, confusion, calibration
 };
 
 // Runs the method in eval mode without gradients; restores nothing (callers switch modes).

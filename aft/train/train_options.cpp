@@ -59,6 +59,14 @@ void TrainOptions::visit(OptionVisitor& v) {
           "best epoch's weights (0 = off; needs --val-fraction > 0)",
           patience);
   v.field("min-epochs", "early stopping never ends a run before this many epochs", min_epochs);
+  v.field("accumulate",
+          "gradient accumulation: one optimizer step every N batches of --batch-size (an N times larger batch; "
+          "batch-norm statistics still see --batch-size)",
+          accumulate);
+  v.field("ema",
+          "keep an exponential moving average of the weights with this decay (e.g. 0.999; 0 = off): validation, "
+          "the test and the saved model use the average",
+          ema);
   v.field("seed", "random seed (data order, augmentation, initialisation)", seed);
   RuntimeOptions::visit(v);
   v.field("skip-bad", "skip unreadable images (counted) instead of failing", skip_bad);
@@ -120,6 +128,8 @@ void TrainOptions::validate() const {
   RuntimeOptions::validate();
   check(patience >= 0, "--patience ", patience, ": must be >= 0 (0 = off)");
   check(min_epochs >= 0, "--min-epochs ", min_epochs, ": must be >= 0");
+  check(accumulate >= 1, "--accumulate ", accumulate, ": must be >= 1");
+  check(std::isfinite(ema) && ema >= 0 && ema < 1, "--ema ", ema, ": must be in [0, 1) (0 = off)");
   check(patience == 0 || val_fraction > 0, "--patience ", patience,
         " stops on validation accuracy; give --val-fraction > 0");
 }

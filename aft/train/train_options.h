@@ -49,6 +49,8 @@ struct TrainOptions : RuntimeOptions {
   bool keep_best = false;           // restore the best-validation weights before the test
   int64_t patience = 0;             // early stopping: epochs without a better val accuracy; 0 = off
   int64_t min_epochs = 0;           // early stopping never ends a run before this many epochs
+  int64_t accumulate = 1;           // optimizer step every N batches (gradients summed, loss / N)
+  double ema = 0;                   // EMA decay of the weights evaluated and kept (0 = off), e.g. 0.999
   int64_t seed = 0;
   bool skip_bad = false;
 

@@ -87,7 +87,14 @@ void Trainer::setup() {
 
   scaler_ = LossScaler(options_.amp == "fp16" && device_.is_cuda());
   loss_fn_ = task_loss();
+  if (options_.ema > 0) {
+    torch::NoGradGuard no_grad;
+    for (auto& [name, t] : models::state_dict(*module)) ema_[name] = t.detach().clone();
+  }
   const int world = hooks_.dist ? hooks_.dist->world() : 1;
+  check(world == 1 || options_.accumulate == 1, "--accumulate ", options_.accumulate,
+        " is not supported with several processes yet (their gradients are averaged at every backward); "
+        "raise --batch-size instead");
   if (world > 1) {
     check(options_.batch_size % world == 0, "--batch-size ", options_.batch_size, " is the global batch and must split "
           "evenly over ", world, " processes");
@@ -180,9 +187,32 @@ EvalResult Trainer::evaluate_split(data::Loader& loader, const std::string& spli
   return r;
 }
 
+void Trainer::update_ema() {
+  torch::NoGradGuard no_grad;
+  const double d = options_.ema;
+  for (auto& [name, t] : models::state_dict(*method_.module())) {
+    auto& avg = ema_.at(name);
+    if (t.is_floating_point()) {
+      avg.mul_(d).add_(t.detach(), 1.0 - d);
+    } else {
+      avg.copy_(t);  // counters (num_batches_tracked) follow the model
+    }
+  }
+}
+
+void Trainer::swap_ema() {
+  torch::NoGradGuard no_grad;
+  for (auto& [name, t] : models::state_dict(*method_.module())) {
+    auto& avg = ema_.at(name);
+    const auto current = t.detach().clone();
+    t.copy_(avg);
+    avg.copy_(current);
+  }
+}
+
 StepStats Trainer::step(const torch::Tensor& images, const torch::Tensor& labels, int64_t epoch, int64_t index,
-                        const std::function<void(const char*)>& phase) {
-  optimizer_->zero_grad();
+                        const std::function<void(const char*)>& phase, const StepPlan& plan) {
+  if (plan.first) optimizer_->zero_grad();
   StepOutput out;
   {
     AutocastScope autocast(options_.amp, device_);
@@ -195,14 +225,18 @@ StepStats Trainer::step(const torch::Tensor& images, const torch::Tensor& labels
          options_.lr, "; try a lower --lr", saved ? " and --resume (the last epoch's checkpoint is kept)" : "");
   }
   if (phase) phase("forward");
-  scaler_.scale(out.loss).backward();
+  // Gradients of a group sum to the gradient of its mean loss: the larger batch's.
+  scaler_.scale(plan.group > 1 ? out.loss / static_cast<double>(plan.group) : out.loss).backward();
   if (phase) phase("backward");
-  if (grad_sync_) grad_sync_->average();  // masks and clipping see the averaged gradient
-  method_.after_backward();
-  if (scaler_.unscale(trainable_)) {
-    if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(trainable_, options_.grad_clip);
-    optimizer_->step();
-    method_.after_step();
+  if (plan.last) {
+    if (grad_sync_) grad_sync_->average();  // masks and clipping see the averaged gradient
+    method_.after_backward();
+    if (scaler_.unscale(trainable_)) {
+      if (options_.grad_clip > 0) torch::nn::utils::clip_grad_norm_(trainable_, options_.grad_clip);
+      optimizer_->step();
+      method_.after_step();
+      if (!ema_.empty()) update_ema();
+    }
   }
   return {loss_value, out.logits.argmax(1).eq(labels).sum().item<int64_t>()};
 }
@@ -221,7 +255,14 @@ double Trainer::run_epoch(int64_t epoch, double& train_accuracy) {
     auto images = batch.images.to(device_);
     if (options_.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
     auto labels = batch.labels.to(device_);
-    const auto stats = step(images, labels, epoch, step_index);
+    // --accumulate N: batches form groups of N (the epoch's last group may be shorter).
+    const int64_t n_acc = options_.accumulate, batches = train_loader_->batches_per_epoch();
+    const int64_t group_start = step_index / n_acc * n_acc;
+    StepPlan plan;
+    plan.group = std::min(n_acc, batches - group_start);
+    plan.first = step_index == group_start;
+    plan.last = step_index + 1 == group_start + plan.group;
+    const auto stats = step(images, labels, epoch, step_index, {}, plan);
     const int64_t n = labels.size(0);
     loss_sum += stats.loss * n;
     correct += stats.correct;
@@ -276,6 +317,15 @@ TrainResult Trainer::fit() {
       fail(hooks_.checkpoint_dir, "/state.json: unexpected content (", e.what(), ")");
     }
     best_state_ = std::move(state.best);
+    if (!ema_.empty()) {
+      check(!state.ema.empty(), hooks_.checkpoint_dir, ": --ema is on but the checkpoint holds no average (ema.safetensors)");
+      torch::NoGradGuard no_grad;
+      for (auto& [name, avg] : ema_) {
+        const auto it = state.ema.find(name);
+        check(it != state.ema.end(), hooks_.checkpoint_dir, "/ema.safetensors lacks '", name, "'");
+        avg.copy_(it->second);
+      }
+    }
     // Every rank read the same files (a shared file system); this makes sure, and covers a
     // resume with another number of processes, whose optimizer state is not per-rank anyway.
     if (grad_sync_) dist::broadcast_module(*hooks_.dist, *module);
@@ -291,6 +341,7 @@ TrainResult Trainer::fit() {
                           {"images_per_second", result_.images_per_second}};
     double val_acc = -1;
     if (val_loader_) {
+      if (!ema_.empty()) swap_ema();  // validation (and the best snapshot) see the average
       auto val = evaluate_split(*val_loader_, "val");
       val_acc = val.accuracy;
       row["val_accuracy"] = val.accuracy;
@@ -303,6 +354,7 @@ TrainResult Trainer::fit() {
           for (auto& [name, t] : models::state_dict(*module)) best_state_[name] = t.detach().clone().cpu();
         }
       }
+      if (!ema_.empty()) swap_ema();
     }
     row["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     result_.history.push_back(row);
@@ -329,7 +381,8 @@ TrainResult Trainer::fit() {
       }
     }
     if (!hooks_.checkpoint_dir.empty() && (!hooks_.dist || hooks_.dist->is_main())) {
-      CheckpointState state{epoch + 1, progress_json(), best_state_};
+      CheckpointState state{epoch + 1, progress_json(), best_state_, {}};
+      for (const auto& [name, t] : ema_) state.ema[name] = t.cpu();
       save_checkpoint(hooks_.checkpoint_dir, *module, *optimizer_, state);
     }
     if (result_.stopped_early) break;
@@ -342,12 +395,15 @@ TrainResult Trainer::fit() {
     torch::NoGradGuard no_grad;
     for (auto& [name, t] : models::state_dict(*module)) t.copy_(best_state_.at(name));
     log::info(hooks_.label + ": restored the weights of epoch " + std::to_string(result_.best_epoch));
+  } else if (!ema_.empty()) {
+    swap_ema();  // the test and the saved model use the average
   }
   if (test_loader_) {
     if (grad_sync_) dist::broadcast_tensors(*hooks_.dist, method_.module()->buffers());
     auto test = evaluate(method_, *test_loader_, device_, options_.amp, options_.channels_last, "test");
     result_.test_accuracy = test.accuracy;
     result_.test_loss = test.loss;
+    result_.test_metrics = test.metrics.to_json();
     if (hooks_.tb) {
       report::write_metrics_row(*hooks_.tb, {{"test_accuracy", test.accuracy}, {"test_loss", test.loss}}, result_.epochs_run);
       hooks_.tb->flush();

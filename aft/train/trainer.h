@@ -56,6 +56,7 @@ struct TrainResult {
   double final_val_accuracy = -1;
   double test_accuracy = -1;
   double test_loss = -1;
+  nlohmann::json test_metrics;       // top-5, per-class accuracy, confusion matrix, ECE (metrics.h)
   int64_t epochs_run = 0;
   bool stopped_early = false;
   double seconds = 0;
@@ -67,6 +68,14 @@ struct TrainResult {
 struct StepStats {
   double loss = 0;
   int64_t correct = 0;
+};
+
+// Where a batch sits in its accumulation group (--accumulate): the first clears the gradients,
+// the last updates the weights, and every loss is divided by the group's size.
+struct StepPlan {
+  bool first = true;
+  bool last = true;
+  int64_t group = 1;
 };
 
 class Trainer {
@@ -88,7 +97,7 @@ class Trainer {
   // learning-rate schedule and progress; the step benchmark times this. `phase`, if given, is
   // called after the forward ("forward") and the backward ("backward").
   StepStats step(const torch::Tensor& images, const torch::Tensor& labels, int64_t epoch, int64_t index,
-                 const std::function<void(const char*)>& phase = {});
+                 const std::function<void(const char*)>& phase = {}, const StepPlan& plan = {});
   // One forward/backward on a training batch with no optimizer step (gradient probes).
   void probe_gradients();
   data::Loader& train_loader() { return *train_loader_; }
@@ -101,6 +110,9 @@ class Trainer {
   nlohmann::json progress_json() const;
   // The best-validation weights are restored before the test: --keep-best, or early stopping.
   bool keep_best() const { return options_.keep_best || options_.patience > 0; }
+  // --ema: fold the current weights into the average; swap the module's weights and the average.
+  void update_ema();
+  void swap_ema();
 
   Learner& method_;
   TrainOptions options_;
@@ -114,6 +126,7 @@ class Trainer {
   TrainResult result_;
   std::map<std::string, torch::Tensor> best_state_;
   LossFn loss_fn_;
+  std::map<std::string, torch::Tensor> ema_;  // --ema: the average, by state-dict name
   LossScaler scaler_{false};  // fp16 on CUDA only; lives across epochs and in the checkpoint
   std::unique_ptr<dist::GradientSync> grad_sync_;  // set only with a group of several processes
 };

@@ -57,10 +57,12 @@ void run_eval(const EvalArgs& a) {
                       loaded.eval_transform, lo);
   const auto r = train::evaluate(*loaded.method, loader, parse_device(a.runtime.device));
   if (a.json) {
-    std::cout << nlohmann::json{{"split", a.split}, {"accuracy", r.accuracy}, {"loss", r.loss}, {"samples", r.samples}}.dump()
-              << std::endl;
+    nlohmann::json out = {{"split", a.split}, {"accuracy", r.accuracy}, {"loss", r.loss}, {"samples", r.samples}};
+    out["metrics"] = r.metrics.to_json();
+    std::cout << out.dump() << std::endl;
   } else {
-    std::cout << std::fixed << std::setprecision(4) << a.split << " accuracy " << r.accuracy << "  loss " << r.loss
+    std::cout << std::fixed << std::setprecision(4) << a.split << " accuracy " << r.accuracy << "  top-5 "
+              << r.metrics.top5_accuracy() << "  loss " << r.loss << "  ECE " << r.metrics.expected_calibration_error()
               << "  (" << r.samples << " images)" << std::endl;
   }
 }

@@ -91,6 +91,30 @@ TEST_F(ReportRuns, EveryRunHasConfigurationAndCurves) {
   }
 }
 
+TEST_F(ReportRuns, TestSplitShowsPerClassAccuracyAndConfusion) {
+  const std::string html = report_of({"full"});
+  const auto summary = aft::fs::read_json(dir_ + "/full/summary.json");
+  const auto& metrics = summary.at("test_metrics");
+  EXPECT_TRUE(contains(html, "id=\"run0-test-metrics\""));
+  EXPECT_TRUE(contains(html, "id=\"run0-confusion\""));
+  auto per_class = chart(page_charts(html), "run0-per-class");
+  ASSERT_TRUE(per_class.is_object());
+  EXPECT_EQ(per_class["data"]["datasets"][0]["data"], metrics.at("per_class_accuracy"));
+  EXPECT_EQ(per_class["data"]["labels"], aft::fs::read_json(dir_ + "/full/config.json").at("classes"));
+  // The confusion matrix counts every test image once, and its diagonal is the accuracy.
+  int64_t total = 0, diagonal = 0;
+  const auto& confusion = metrics.at("confusion");
+  for (size_t r = 0; r < confusion.size(); ++r) {
+    for (size_t c = 0; c < confusion[r].size(); ++c) {
+      total += confusion[r][c].get<int64_t>();
+      if (r == c) diagonal += confusion[r][c].get<int64_t>();
+    }
+  }
+  EXPECT_EQ(total, metrics.at("samples").get<int64_t>());
+  EXPECT_NEAR(static_cast<double>(diagonal) / total, summary.at("test_accuracy").get<double>(), 1e-9);
+  EXPECT_GE(summary.at("test_top5_accuracy").get<double>(), summary.at("test_accuracy").get<double>());
+}
+
 TEST_F(ReportRuns, ContributionShowsRatiosAndPsoConvergence) {
   const std::string html = report_of({"contribution"});
   const auto mr = aft::fs::read_json(dir_ + "/contribution/summary.json").at("method_report");

@@ -125,6 +125,8 @@ class Constant : public aft::train::Learner {
     return {(w_ - 100.0).pow(2).sum(), torch::zeros({images.size(0), 3})};
   }
   double w() const { return w_.item<double>(); }
+  void after_step() override { steps.push_back(w()); }
+  std::vector<double> steps;  // w after every optimizer step
 
  private:
   std::shared_ptr<torch::nn::Module> module_;
@@ -177,6 +179,93 @@ TEST(Trainer, AnEarlyStoppedRunResumesWithoutTrainingOn) {
   EXPECT_TRUE(b.stopped_early);
   EXPECT_EQ(b.epochs_run, 2);
   EXPECT_EQ(again.w(), first.w());
+}
+
+}  // namespace
+
+namespace {
+
+// A linear classifier on raw pixels: no batch norm, so a batch's gradient does not depend on
+// how the batch is split.
+class LinearProbe : public aft::train::Learner {
+ public:
+  LinearProbe() : module_(std::make_shared<torch::nn::Module>()) {
+    torch::manual_seed(3);
+    fc_ = module_->register_module("fc", torch::nn::Linear(3 * 16 * 16, 3));
+  }
+  std::string name() const override { return "linear-probe"; }
+  std::shared_ptr<torch::nn::Module> module() override { return module_; }
+  std::vector<aft::train::ParamGroup> param_groups() override { return {{"fc", fc_->parameters()}}; }
+  torch::Tensor predict(const torch::Tensor& images) override { return fc_->forward(images.flatten(1)); }
+  aft::train::StepOutput train_step(const torch::Tensor& images, const torch::Tensor& labels,
+                                    const aft::train::LossFn& loss) override {
+    auto logits = predict(images);
+    return {loss(logits, labels), logits};
+  }
+  torch::nn::Linear fc_{nullptr};
+
+ private:
+  std::shared_ptr<torch::nn::Module> module_;
+};
+
+TEST(Trainer, AccumulatingTwoBatchesEqualsOneTwiceAsLarge) {
+  auto task = aft::testing::tiny_task();
+  task.train_transform = task.eval_transform;  // no augmentation: both runs see the same pixels
+  aft::train::TrainerHooks hooks;
+  hooks.quiet = true;
+  auto options = tiny_options(2);
+  options.schedule = "constant";
+  options.batch_size = 16;
+  LinearProbe large;
+  aft::train::Trainer(large, options, task, hooks).fit();
+  options.batch_size = 8;
+  options.accumulate = 2;
+  LinearProbe accumulated;
+  aft::train::Trainer(accumulated, options, task, hooks).fit();
+  EXPECT_TRUE(torch::allclose(large.fc_->weight, accumulated.fc_->weight, 1e-5, 1e-6))
+      << (large.fc_->weight - accumulated.fc_->weight).abs().max().item<double>();
+  EXPECT_TRUE(torch::allclose(large.fc_->bias, accumulated.fc_->bias, 1e-5, 1e-6));
+  // Without accumulation the small batches take twice the steps and end elsewhere.
+  options.accumulate = 1;
+  LinearProbe small;
+  aft::train::Trainer(small, options, task, hooks).fit();
+  EXPECT_FALSE(torch::allclose(large.fc_->weight, small.fc_->weight, 1e-5, 1e-6));
+}
+
+TEST(Trainer, EmaIsTheMovingAverageOfEveryStepsWeights) {
+  auto task = aft::testing::tiny_task();
+  auto options = tiny_options(2);
+  options.ema = 0.9;
+  Constant learner;
+  aft::train::TrainerHooks hooks;
+  hooks.quiet = true;
+  aft::train::Trainer(learner, options, task, hooks).fit();
+  ASSERT_GE(learner.steps.size(), 4u);
+  double average = 0;  // the start's weight
+  for (double w : learner.steps) average = 0.9 * average + 0.1 * w;
+  EXPECT_NEAR(learner.w(), average, 1e-4) << "the test and the saved model use the average";
+  EXPECT_GT(std::abs(learner.steps.back() - average), 1e-3) << "the average must differ from the last step";
+}
+
+TEST(Trainer, EmaSurvivesAResume) {
+  auto task = aft::testing::tiny_task();
+  auto options = tiny_options(2);
+  options.ema = 0.9;
+  aft::train::TrainerHooks hooks;
+  hooks.quiet = true;
+  Constant straight;
+  aft::train::Trainer(straight, options, task, hooks).fit();
+  const std::string dir = ::testing::TempDir() + "/aft_ema_resume";
+  aft::fs::remove_all(dir);
+  hooks.checkpoint_dir = dir;
+  hooks.after_epoch = [](int64_t, double) { return false; };  // "crash" after epoch 1
+  Constant first;
+  aft::train::Trainer(first, options, task, hooks).fit();
+  hooks.after_epoch = nullptr;
+  hooks.resume = true;
+  Constant resumed;
+  aft::train::Trainer(resumed, options, task, hooks).fit();
+  EXPECT_NEAR(resumed.w(), straight.w(), 1e-9);
 }
 
 }  // namespace
