@@ -21,49 +21,16 @@ zero class token and zero ViT head) with random ones so a comparison exercises t
 torch's import cost once.
 """
 import argparse
-import json
 import shlex
-import struct
 import sys
 
 import torch
 import torchvision
 
+from safetensors_io import save as write_safetensors  # tools/safetensors_io.py
+
 MEAN = "0.485,0.456,0.406"
 STD = "0.229,0.224,0.225"
-
-DTYPES = {
-    torch.float64: "F64", torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
-    torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8",
-    torch.uint8: "U8", torch.bool: "BOOL",
-}
-
-
-def write_safetensors(path, tensors, metadata=None):
-    """The safetensors layout: u64 LE header size, JSON header (sorted, space-padded to 8
-    bytes), then the raw little-endian tensor bytes in header order."""
-    header = {}
-    if metadata:
-        header["__metadata__"] = {k: str(v) for k, v in metadata.items()}
-    blobs = []
-    offset = 0
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        if t.dtype == torch.bfloat16:  # numpy has no bfloat16: write its bit pattern
-            data = t.view(torch.int16).numpy().tobytes()
-        else:
-            data = t.numpy().tobytes()
-        header[name] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape),
-                        "data_offsets": [offset, offset + len(data)]}
-        offset += len(data)
-        blobs.append(data)
-    text = json.dumps(header, separators=(",", ":"), sort_keys=True).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)))
-        f.write(text)
-        for data in blobs:
-            f.write(data)
 
 
 def build(args):

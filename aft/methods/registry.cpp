@@ -3,6 +3,7 @@
 #include "aft/core/error.h"
 #include "aft/methods/baselines.h"
 #include "aft/methods/contribution.h"
+#include "aft/methods/lp_ft.h"
 #include "aft/methods/multisource.h"
 #include "aft/methods/spottune.h"
 #include "aft/methods/partial.h"
@@ -10,8 +11,9 @@
 namespace aft::methods {
 
 const std::vector<MethodInfo>& registry() {
-  static const std::vector<MethodInfo> methods = {full_method(), linear_method(), l2sp_method(), auto_rgn_method(), partial_method(), spottune_method(), contribution_method(),
-                                                  multisource_method()};
+  static const std::vector<MethodInfo> methods = {full_method(),       linear_method(),       lp_ft_method(),
+                                                  l2sp_method(),       auto_rgn_method(),     partial_method(),
+                                                  spottune_method(),   contribution_method(), multisource_method()};
   return methods;
 }
 
