@@ -67,6 +67,11 @@ void TrainOptions::visit(OptionVisitor& v) {
           "keep an exponential moving average of the weights with this decay (e.g. 0.999; 0 = off): validation, "
           "the test and the saved model use the average",
           ema);
+  v.field("mixup", "mixup: blend each training image with another of the batch, weight ~ Beta(alpha, alpha) "
+          "(alpha, e.g. 0.2; 0 = off)", mixup);
+  v.field("cutmix", "cutmix: paste a box from another image of the batch, area ~ Beta(alpha, alpha) (alpha, e.g. "
+          "1.0; 0 = off); with --mixup, each batch takes one of the two", cutmix);
+  v.field("balance", "off|loss: weight each class's loss by n / (classes x its images), for imbalanced data", balance);
   v.field("seed", "random seed (data order, augmentation, initialisation)", seed);
   RuntimeOptions::visit(v);
   v.field("skip-bad", "skip unreadable images (counted) instead of failing", skip_bad);
@@ -130,6 +135,9 @@ void TrainOptions::validate() const {
   check(min_epochs >= 0, "--min-epochs ", min_epochs, ": must be >= 0");
   check(accumulate >= 1, "--accumulate ", accumulate, ": must be >= 1");
   check(std::isfinite(ema) && ema >= 0 && ema < 1, "--ema ", ema, ": must be in [0, 1) (0 = off)");
+  check(std::isfinite(mixup) && mixup >= 0, "--mixup ", mixup, ": must be >= 0 (0 = off)");
+  check(std::isfinite(cutmix) && cutmix >= 0, "--cutmix ", cutmix, ": must be >= 0 (0 = off)");
+  check_choice("--balance", balance, {"off", "loss"});
   check(patience == 0 || val_fraction > 0, "--patience ", patience,
         " stops on validation accuracy; give --val-fraction > 0");
 }

@@ -51,6 +51,9 @@ struct TrainOptions : RuntimeOptions {
   int64_t min_epochs = 0;           // early stopping never ends a run before this many epochs
   int64_t accumulate = 1;           // optimizer step every N batches (gradients summed, loss / N)
   double ema = 0;                   // EMA decay of the weights evaluated and kept (0 = off), e.g. 0.999
+  double mixup = 0;                 // mixup's Beta(alpha, alpha); 0 = off
+  double cutmix = 0;                // cutmix's Beta(alpha, alpha); 0 = off
+  std::string balance = "off";      // off|loss: class weights n / (C n_c) in the loss
   int64_t seed = 0;
   bool skip_bad = false;
 

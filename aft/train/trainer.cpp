@@ -86,7 +86,20 @@ void Trainer::setup() {
   }
 
   scaler_ = LossScaler(options_.amp == "fp16" && device_.is_cuda());
+  if (options_.balance == "loss") {
+    // n / (C n_c): every class weighs as much in the loss as if the classes were balanced.
+    const auto& s = data_.splits;
+    std::vector<double> counts(s.classes.size(), 0.0);
+    for (size_t i : s.train_indices) counts.at(static_cast<size_t>(s.train->label(i))) += 1;
+    std::vector<float> weights;
+    for (double c : counts) {
+      weights.push_back(c > 0 ? static_cast<float>(s.train_indices.size() / (counts.size() * c)) : 0.0f);
+    }
+    class_weights_ = torch::tensor(weights).to(device_);
+  }
   loss_fn_ = task_loss();
+  mix_.mixup_alpha = options_.mixup;
+  mix_.cutmix_alpha = options_.cutmix;
   if (options_.ema > 0) {
     torch::NoGradGuard no_grad;
     for (auto& [name, t] : models::state_dict(*module)) ema_[name] = t.detach().clone();
@@ -133,10 +146,10 @@ void Trainer::setup() {
 }
 
 LossFn Trainer::task_loss() const {
-  const double smoothing = options_.label_smoothing;
-  return [smoothing](const torch::Tensor& logits, const torch::Tensor& labels) {
-    return torch::nn::functional::cross_entropy(
-        logits.to(torch::kFloat32), labels, torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(smoothing));
+  auto options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(options_.label_smoothing);
+  if (class_weights_.defined()) options.weight(class_weights_);
+  return [options](const torch::Tensor& logits, const torch::Tensor& labels) {
+    return torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), labels, options);
   };
 }
 
@@ -216,7 +229,19 @@ StepStats Trainer::step(const torch::Tensor& images, const torch::Tensor& labels
   StepOutput out;
   {
     AutocastScope autocast(options_.amp, device_);
-    out = method_.train_step(images, labels, loss_fn_);
+    if (mix_.enabled()) {
+      // The learner sees mixed images; its task loss mixes each image's label with its partner's.
+      const auto mixed = mix_batch(images, mix_, static_cast<uint64_t>(options_.seed), epoch, index);
+      const auto partner_labels = labels.index_select(0, mixed.partner);
+      const double lam = mixed.lam;
+      const LossFn mixed_loss = [base = loss_fn_, partner_labels, lam](const torch::Tensor& logits,
+                                                                      const torch::Tensor& own) {
+        return base(logits, own) * lam + base(logits, partner_labels) * (1 - lam);
+      };
+      out = method_.train_step(mixed.images, labels, mixed_loss);
+    } else {
+      out = method_.train_step(images, labels, loss_fn_);
+    }
   }
   const double loss_value = out.loss.item<double>();
   if (!std::isfinite(loss_value)) {

@@ -14,6 +14,7 @@
 #include "aft/data/splits.h"
 #include "aft/train/learner.h"
 #include "aft/train/amp.h"
+#include "aft/train/mix.h"
 #include "aft/train/evaluate.h"
 #include "aft/train/train_options.h"
 
@@ -90,6 +91,7 @@ class Trainer {
   torch::optim::Optimizer& optimizer() { return *optimizer_; }
   const std::vector<ParamGroup>& groups() const { return groups_; }
   void set_lr_scale(size_t group, double scale);
+  // The run's cross-entropy: label smoothing, and class weights with --balance loss.
   LossFn task_loss() const;
   // One optimizer step on a batch already on the device, exactly as fit() takes it: zero_grad,
   // the learner's step under autocast, the loss check, scaled backward, gradient averaging,
@@ -126,6 +128,8 @@ class Trainer {
   TrainResult result_;
   std::map<std::string, torch::Tensor> best_state_;
   LossFn loss_fn_;
+  torch::Tensor class_weights_;  // --balance loss
+  MixOptions mix_;
   std::map<std::string, torch::Tensor> ema_;  // --ema: the average, by state-dict name
   LossScaler scaler_{false};  // fp16 on CUDA only; lives across epochs and in the checkpoint
   std::unique_ptr<dist::GradientSync> grad_sync_;  // set only with a group of several processes

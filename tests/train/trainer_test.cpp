@@ -269,3 +269,64 @@ TEST(Trainer, EmaSurvivesAResume) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(Trainer, MixupStepLossIsTheMixOfBothLabelsLosses) {
+  auto task = aft::testing::tiny_task();
+  auto options = tiny_options(1);
+  options.mixup = 0.4;
+  LinearProbe learner;
+  aft::train::TrainerHooks hooks;
+  hooks.quiet = true;
+  aft::train::Trainer trainer(learner, options, task, hooks);
+  torch::manual_seed(8);
+  const auto images = torch::rand({8, 3, 16, 16});
+  const auto labels = torch::randint(0, 3, {8}, torch::kInt64);
+  aft::train::MixOptions mix;
+  mix.mixup_alpha = 0.4;
+  const auto mixed = aft::train::mix_batch(images, mix, static_cast<uint64_t>(options.seed), 0, 3);
+  double expected = 0;
+  {
+    torch::NoGradGuard no_grad;
+    const auto logits = learner.predict(mixed.images);
+    expected = mixed.lam * torch::nn::functional::cross_entropy(logits, labels).item<double>() +
+               (1 - mixed.lam) * torch::nn::functional::cross_entropy(logits, labels.index_select(0, mixed.partner)).item<double>();
+  }
+  const auto stats = trainer.step(images, labels, 0, 3);
+  EXPECT_NEAR(stats.loss, expected, 1e-5);
+}
+
+TEST(Trainer, BalancedLossWeighsClassesByInverseFrequency) {
+  auto task = aft::testing::tiny_task();
+  // Keep only a third of class 0's training images.
+  std::vector<size_t> kept;
+  int64_t zeros = 0;
+  for (size_t i : task.splits.train_indices) {
+    if (task.splits.train->label(i) == 0 && zeros++ % 3 != 0) continue;
+    kept.push_back(i);
+  }
+  task.splits.train_indices = kept;
+  std::vector<double> counts(3, 0);
+  for (size_t i : kept) counts[task.splits.train->label(i)] += 1;
+  auto options = tiny_options(1);
+  options.balance = "loss";
+  LinearProbe learner;
+  aft::train::Trainer trainer(learner, options, task, {});
+  torch::manual_seed(9);
+  const auto logits = torch::randn({10, 3});
+  const auto labels = torch::tensor({0, 0, 1, 2, 2, 1, 0, 2, 1, 1}, torch::kInt64);
+  // Direct: weights n / (C n_c); PyTorch's weighted mean divides by the summed weights of the targets.
+  const auto log_p = torch::log_softmax(logits, 1);
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < 10; ++i) {
+    const int64_t y = labels[i].item<int64_t>();
+    const double w = kept.size() / (3.0 * counts[y]);
+    num += -w * log_p[i][y].item<double>();
+    den += w;
+  }
+  EXPECT_NEAR(trainer.task_loss()(logits, labels).item<double>(), num / den, 1e-5);
+  EXPECT_GT(kept.size() / (3.0 * counts[0]), 1.5) << "the rare class weighs more";
+}
+
+}  // namespace
