@@ -270,9 +270,6 @@ std::vector<ParamGroup> MultiSourceMethod::param_groups() {
 
 torch::Tensor MultiSourceMethod::predict(const torch::Tensor& images) {
   auto logits = all_logits(images);
-  if (eval_split_ == "test") {
-    member_logits_ = logits;
-  }
   auto sum = logits[0];
   for (size_t j = 1; j < logits.size(); ++j) sum = sum + logits[j];
   return sum;
@@ -291,26 +288,24 @@ std::vector<std::shared_ptr<torch::nn::Module>> MultiSourceMethod::eval_modules(
 
 void MultiSourceMethod::on_evaluate_start(const std::string& split) {
   eval_split_ = split;
-  member_logits_.clear();
   if (split != "test") return;
   member_correct_.assign(ensemble_->members().size(), 0);
   ensemble_correct_ = 0;
   eval_seen_ = 0;
 }
 
-void MultiSourceMethod::on_evaluate_batch(const torch::Tensor& labels) {
-  if (eval_split_ != "test" || member_logits_.empty()) return;
-  auto sum = torch::zeros_like(member_logits_[0], torch::kFloat32);
-  for (size_t j = 0; j < member_logits_.size(); ++j) {
-    member_correct_[j] += member_logits_[j].argmax(1).eq(labels).sum().item<int64_t>();
-    sum += member_logits_[j].to(torch::kFloat32);
-  }
-  ensemble_correct_ += sum.argmax(1).eq(labels).sum().item<int64_t>();
+torch::Tensor MultiSourceMethod::evaluate_batch(const torch::Tensor& images, const torch::Tensor& labels) {
+  const auto logits = all_logits(images);
+  auto sum = logits[0];
+  for (size_t j = 1; j < logits.size(); ++j) sum = sum + logits[j];
+  if (eval_split_ != "test") return sum;
+  for (size_t j = 0; j < logits.size(); ++j) member_correct_[j] += logits[j].argmax(1).eq(labels).sum().item<int64_t>();
+  ensemble_correct_ += sum.to(torch::kFloat32).argmax(1).eq(labels).sum().item<int64_t>();
   eval_seen_ += labels.size(0);
-  member_logits_.clear();
   member_test_accuracy_.clear();
   for (auto c : member_correct_) member_test_accuracy_.push_back(static_cast<double>(c) / eval_seen_);
   ensemble_test_accuracy_ = static_cast<double>(ensemble_correct_) / eval_seen_;
+  return sum;
 }
 
 std::string MultiSourceMethod::table() const {

@@ -82,7 +82,8 @@ class MultiSourceMethod : public Method {
   // Frozen units' batch norms with --freeze-bn-stats.
   std::vector<std::shared_ptr<torch::nn::Module>> eval_modules() override;
   void on_evaluate_start(const std::string& split) override;
-  void on_evaluate_batch(const torch::Tensor& labels) override;
+  // predict() plus, on the test pass, each member's and the ensemble's accuracy.
+  torch::Tensor evaluate_batch(const torch::Tensor& images, const torch::Tensor& labels) override;
   nlohmann::json report() override;
 
   // Search proxies and tests: fixed frozen counts (no search).
@@ -122,7 +123,6 @@ class MultiSourceMethod : public Method {
   nlohmann::json search_ = nullptr;
   // Per-member correct counts during the current evaluation pass ("test" only).
   std::string eval_split_;
-  std::vector<torch::Tensor> member_logits_;  // of the last test batch, until its labels arrive
   std::vector<int64_t> member_correct_;
   int64_t ensemble_correct_ = 0, eval_seen_ = 0;
   std::vector<double> member_test_accuracy_;

@@ -134,18 +134,33 @@ StepOutput SpotTuneMethod::train_step(const torch::Tensor& images, const torch::
   return {loss, logits};
 }
 
-torch::Tensor SpotTuneMethod::predict(const torch::Tensor& images) {
+torch::Tensor SpotTuneMethod::decisions(const torch::Tensor& images) {
   // Global-k: one route for every image, no policy network at inference.
-  const auto actions = options_.global_k >= 0
-                           ? global_route_.to(images.device()).unsqueeze(0).expand({images.size(0), -1}).contiguous()
-                           : route(images);
+  if (options_.global_k >= 0) {
+    return global_route_.to(images.device()).unsqueeze(0).expand({images.size(0), -1}).contiguous();
+  }
+  return route(images);
+}
+
+torch::Tensor SpotTuneMethod::predict(const torch::Tensor& images) {
+  return net_->forward_split(images, decisions(images));
+}
+
+torch::Tensor SpotTuneMethod::evaluate_batch(const torch::Tensor& images, const torch::Tensor& labels) {
+  const auto actions = decisions(images);
   if (counting_) {
     const auto chosen = actions.detach().to(torch::kCPU).gt(0.5);
     tuned_per_block_ += chosen.sum(0).to(torch::kInt64);
     tuned_count_histogram_ += torch::bincount(chosen.sum(1), {}, net_->num_blocks() + 1);
     images_seen_ += chosen.size(0);
-    last_chosen_ = chosen;
     if (!timing_batch_.defined()) timing_batch_ = images.detach().clone();
+    const auto cls = labels.detach().to(torch::kCPU, torch::kInt64);
+    check(cls.size(0) == chosen.size(0), "spottune: ", cls.size(0), " labels for ", chosen.size(0), " routed images");
+    // Labels beyond the head (a test split with more classes than the run) are not counted per class.
+    const auto known = cls.ge(0).logical_and(cls.lt(images_by_class_.size(0)));
+    const auto rows = cls.masked_select(known);
+    tuned_by_class_.index_add_(0, rows, chosen.index({known}).to(torch::kInt64));
+    images_by_class_.index_add_(0, rows, torch::ones_like(rows));
   }
   return net_->forward_split(images, actions);
 }
@@ -166,22 +181,7 @@ void SpotTuneMethod::on_evaluate_start(const std::string& split) {
   tuned_by_class_.zero_();
   images_by_class_.zero_();
   images_seen_ = 0;
-  last_chosen_ = torch::Tensor();
   timing_batch_ = torch::Tensor();
-}
-
-void SpotTuneMethod::on_evaluate_batch(const torch::Tensor& labels) {
-  if (!counting_ || !last_chosen_.defined()) return;
-  const auto cls = labels.detach().to(torch::kCPU, torch::kInt64);
-  check(cls.size(0) == last_chosen_.size(0), "spottune: ", cls.size(0), " labels for ", last_chosen_.size(0),
-        " routed images");
-  // Labels beyond the head (a test split with more classes than the run) are not counted per class.
-  const auto known = cls.ge(0).logical_and(cls.lt(images_by_class_.size(0)));
-  const auto rows = cls.masked_select(known);
-  const auto chosen = last_chosen_.index({known}).to(torch::kInt64);
-  tuned_by_class_.index_add_(0, rows, chosen);
-  images_by_class_.index_add_(0, rows, torch::ones_like(rows));
-  last_chosen_ = torch::Tensor();
 }
 
 nlohmann::json SpotTuneMethod::time_inference(const torch::Tensor& images, int repeats) {

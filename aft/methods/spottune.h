@@ -56,12 +56,15 @@ class SpotTuneMethod : public Method {
   std::vector<std::shared_ptr<torch::nn::Module>> eval_modules() override;
   void on_epoch_start(train::Trainer& trainer, int64_t epoch) override;
   void on_evaluate_start(const std::string& split) override;
-  void on_evaluate_batch(const torch::Tensor& labels) override;
+  // predict() plus the test pass's routing statistics, per block, per count and per class.
+  torch::Tensor evaluate_batch(const torch::Tensor& images, const torch::Tensor& labels) override;
   nlohmann::json report() override;
 
   SpotTuneNet& net() { return *net_; }
   // Test-time decisions [N, B] (0/1 floats) under --route.
   torch::Tensor route(const torch::Tensor& images);
+  // What inference uses: route(), or Global-k's one route for every image.
+  torch::Tensor decisions(const torch::Tensor& images);
   // Training-time decisions: hard Gumbel samples carrying the straight-through gradient.
   torch::Tensor sample_actions(const torch::Tensor& images);
   // Global-k on a batch's decisions [N, B]: with v_b = mean_n a_{n,b},
@@ -76,11 +79,10 @@ class SpotTuneMethod : public Method {
  private:
   SpotTuneOptions options_;
   std::shared_ptr<SpotTuneNet> net_;
-  bool counting_ = false;              // accumulate routing statistics in predict()
+  bool counting_ = false;              // accumulate routing statistics in evaluate_batch()
   torch::Tensor tuned_per_block_;      // [B] images routed to T_b
   torch::Tensor tuned_count_histogram_;  // [B + 1] images by their number of tuned blocks
   int64_t images_seen_ = 0;
-  torch::Tensor last_chosen_;          // [N, B] decisions of the batch predict() just routed
   torch::Tensor tuned_by_class_;       // [C, B] per class: images routed to T_b
   torch::Tensor images_by_class_;      // [C]
   torch::Tensor timing_batch_;         // first test batch, for the inference timing

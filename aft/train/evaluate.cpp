@@ -26,10 +26,9 @@ EvalResult evaluate(Learner& method, data::Loader& loader, const torch::Device& 
     torch::Tensor logits;
     {
       AutocastScope autocast(amp, device);
-      logits = method.predict(images);
+      logits = method.evaluate_batch(images, labels);
     }
     logits = logits.to(torch::kFloat32);
-    method.on_evaluate_batch(labels);
     result.metrics.add(logits, labels);
     loss_sum += torch::nn::functional::cross_entropy(
                     logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))

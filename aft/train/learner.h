@@ -56,8 +56,12 @@ class Learner {
   virtual void on_epoch_start(Trainer&, int64_t /*epoch*/) {}
   // Before each evaluation pass; split is "val", "test" or "" (other callers).
   virtual void on_evaluate_start(const std::string& /*split*/) {}
-  // After predict() on each evaluation batch, with that batch's labels (per-member statistics).
-  virtual void on_evaluate_batch(const torch::Tensor& /*labels*/) {}
+  // One evaluation batch: the logits, with the labels at hand for the learner's own statistics
+  // (routing per class, each ensemble member's accuracy), in one call, so no statistic depends
+  // on the order of two calls. Default: predict().
+  virtual torch::Tensor evaluate_batch(const torch::Tensor& images, const torch::Tensor& /*labels*/) {
+    return predict(images);
+  }
   virtual void after_backward() {}
   virtual void after_step() {}
 };

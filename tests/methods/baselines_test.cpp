@@ -72,7 +72,7 @@ TEST(Registry, UnknownMethodListsValidNames) {
     aft::methods::find_method("nope");
     FAIL();
   } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("full|linear|l2sp|auto-rgn"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("full|linear|lp-ft|l2sp|auto-rgn"), std::string::npos) << e.what();
   }
 }
 

@@ -145,13 +145,11 @@ TEST(SpotTune, PerClassRoutingMatchesADirectCount) {
   const auto labels = torch::tensor({0, 2, 2, 0, 2, 0, 0, 2, 2, 0, 2, 2}, torch::kInt64);  // class 1 absent
   const auto direct = method->route(images).gt(0.5).to(torch::kFloat64);
   method->on_evaluate_start("val");  // validation passes are not counted
-  method->predict(images);
-  method->on_evaluate_batch(labels);
+  method->evaluate_batch(images, labels);
   method->on_evaluate_start("test");
   for (int64_t start : {0, 5}) {  // two batches
     const int64_t end = start == 0 ? 5 : 12;
-    method->predict(images.slice(0, start, end));
-    method->on_evaluate_batch(labels.slice(0, start, end));
+    method->evaluate_batch(images.slice(0, start, end), labels.slice(0, start, end));
   }
   const auto report = method->report();
   const auto& by_class = report.at("by_class");
