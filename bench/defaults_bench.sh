@@ -17,13 +17,17 @@ mkdir -p "$out"
 [ -d "$out/glyphs/train" ] || "$aft" data glyphs --out "$out/glyphs" --per-font 6 --seed 1 >/dev/null
 [ -f "$out/source/summary.json" ] || "$aft" pretrain --model resnet18 --stem small --width 0.25 --data "$out/fm" \
   --out "$out/source" --epochs 6 --lr 0.05 --batch-size 64 --quiet --overwrite
-common=(--weights "$out/source" --data "$out/glyphs" --epochs "$epochs" --lr 0.05 --batch-size 64 --schedule cosine
-        --threads 1 --quiet --overwrite)
+# Every run: these plus its own flags; the common recipe adds --lr 0.05 and a cosine schedule,
+# except for the preset run, whose recipe is the preset's.
+base=(--weights "$out/source" --data "$out/glyphs" --epochs "$epochs" --batch-size 64 --threads 1 --quiet --overwrite)
+recipe=(--lr 0.05 --schedule cosine)
 run() {  # run NAME SEED ARGS... (a finished run is kept: the bench resumes where it stopped)
   local name=$1 seed=$2; shift 2
   [ -f "$out/runs/$name-s$seed/summary.json" ] && return 0
-  "$aft" finetune "${common[@]}" --seed "$seed" --out "$out/runs/$name-s$seed" "$@" > "$out/runs-$name-s$seed.log" 2>&1 ||
-    { echo "failed: $name seed $seed"; tail -2 "$out/runs-$name-s$seed.log"; }
+  local extra=("${recipe[@]}")
+  [[ " $* " == *" --preset "* ]] && extra=()
+  "$aft" finetune "${base[@]}" "${extra[@]}" --seed "$seed" --out "$out/runs/$name-s$seed" "$@" \
+    > "$out/runs-$name-s$seed.log" 2>&1 || { echo "failed: $name seed $seed"; tail -2 "$out/runs-$name-s$seed.log"; }
 }
 mkdir -p "$out/runs"
 for s in $seeds; do
@@ -35,7 +39,7 @@ for s in $seeds; do
   run spottune "$s" --method spottune
   run spottune-frozen-bn-freeze "$s" --method spottune --frozen-bn freeze
   run spottune-policy-width-0.25 "$s" --method spottune --policy-width 0.25
-  run spottune-preset "$s" --method spottune --preset spottune --epochs "$epochs" --batch-size 64
+  run spottune-preset "$s" --method spottune --preset spottune
 done
 for k in 2 4 6; do run "spottune-global-k$k" 0 --method spottune --global-k "$k" --global-k-weight 1; done
 /usr/bin/python3 - "$out/runs" <<'PY'

@@ -244,6 +244,12 @@ void MultiSourceMethod::build_own_model(const OwnModelSpec& spec) {
   for (const auto& m : members) cached_pieces_.push_back(cacheable_pieces(*m));
 }
 
+std::vector<std::string> MultiSourceMethod::inputs() const {
+  std::vector<std::string> out;
+  for (const auto& s : options_.sources) out.push_back(parse_source(s).weights);
+  return out;
+}
+
 std::map<std::string, std::string> MultiSourceMethod::own_model_metadata() const {
   nlohmann::json sources = nlohmann::json::array();
   std::string name;

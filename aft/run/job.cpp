@@ -162,7 +162,10 @@ nlohmann::json run_job(JobSpec& spec) {
   }
   // Rank 0 alone owns the run directory; other ranks only read its checkpoint when resuming.
   std::optional<train::RunDir> run;
-  if (main_rank) run.emplace(spec.out, spec.overwrite, resuming, std::vector<std::string>{spec.data, weights});
+  std::vector<std::string> inputs = method->inputs();
+  inputs.push_back(spec.data);
+  inputs.push_back(weights);
+  if (main_rank) run.emplace(spec.out, spec.overwrite, resuming, inputs);
 
   nlohmann::json cfg = {{"command", spec.command},
                         {"aft_version", version()},

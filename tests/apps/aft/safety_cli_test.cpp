@@ -63,6 +63,12 @@ TEST_F(Safety, OverwriteNeverRemovesTheDataOrTheWeights) {
                             "/src --overwrite"),
                         "input");
   EXPECT_TRUE(aft::fs::exists(dir_ + "/src/model.safetensors"));
+  // Nor a multi-source job's sources.
+  expect_one_line_error(run("finetune --method multisource --source " + dir_ + "/src --source " + dir_ +
+                            "/src --frozen 1,1 --batch-size 8 --threads 1 --quiet --data " + dir_ + "/fm --out " + dir_ +
+                            "/src --overwrite"),
+                        "input");
+  EXPECT_TRUE(aft::fs::exists(dir_ + "/src/model.safetensors"));
   // `aft data` refuses to replace a folder it did not generate.
   expect_one_line_error(run("data fashion-mnist --out " + dir_ + "/src --classes 0,1 --per-class 2 --overwrite"),
                         "not an aft dataset folder");
