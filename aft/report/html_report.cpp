@@ -339,7 +339,7 @@ std::string render_report(const std::vector<RunFiles>& input, const std::string&
   page.raw("</nav>\n");
   comparison(page, runs);
   for (size_t i = 0; i < runs.size(); ++i) run_section(page, runs[i], "run" + std::to_string(i));
-  std::string html = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>" + html_escape(title) +
+  std::string html = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"generator\" content=\"aft report\">\n<title>" + html_escape(title) +
                      "</title>\n<style>" + kStyle + "</style>\n<script>" + kErrorScript + "</script>\n<script>\n" +
                      chart_js + "\n</script>\n</head>\n<body>\n" + page.body() +
                      "<script type=\"application/json\" id=\"aft-charts\">" + script_json(page.charts()) +
@@ -353,6 +353,12 @@ void write_report(const std::vector<std::string>& run_dirs, const std::string& o
   std::vector<RunFiles> runs;
   for (const auto& dir : run_dirs) runs.push_back(read_run(dir));
   const std::string chart_js = read_chart_js(chart_js_path);
+  // An existing file is replaced only when an earlier aft report wrote it.
+  if (fs::exists(out)) {
+    const bool ours = !fs::is_directory(out) &&
+                      fs::read_file(out).find("<meta name=\"generator\" content=\"aft report\">") != std::string::npos;
+    check(ours, "aft report: --out ", out, " exists and was not written by aft report; choose another --out");
+  }
   const auto parent = std::filesystem::path(out).parent_path();
   if (!parent.empty()) fs::create_directories(parent.string());
   fs::write_file_atomic(out, render_report(runs, chart_js));

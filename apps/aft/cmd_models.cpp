@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "aft/core/error.h"
+#include "aft/core/fs.h"
 #include "aft/core/parse.h"
 #include "aft/models/model.h"
 #include "aft/models/safetensors.h"
@@ -87,7 +88,16 @@ void run_forward(const ForwardOptions& o, const CLI::App& cmd) {
   model->eval();
   torch::NoGradGuard no_grad;
   const torch::Tensor logits = model->forward(x);
-  safetensors::write(o.output, {{"logits", logits}}, {{"arch", o.model}, {"weights", o.weights}});
+  // An existing file is replaced only when an earlier aft forward wrote it.
+  if (fs::exists(o.output)) {
+    bool ours = false;
+    try {
+      ours = safetensors::read(o.output).metadata.count("aft.forward") > 0;
+    } catch (const Error&) {
+    }
+    check(ours, "--output ", o.output, " exists and was not written by aft forward; choose another --output");
+  }
+  safetensors::write(o.output, {{"logits", logits}}, {{"arch", o.model}, {"weights", o.weights}, {"aft.forward", "1"}});
   std::cerr << "aft forward: " << x.size(0) << " inputs -> " << o.output << " (logits " << logits.sizes() << ")\n";
 }
 

@@ -115,6 +115,17 @@ TEST_F(ReportRuns, TestSplitShowsPerClassAccuracyAndConfusion) {
   EXPECT_GE(summary.at("test_top5_accuracy").get<double>(), summary.at("test_accuracy").get<double>());
 }
 
+TEST_F(ReportRuns, NeverOverwritesAFileItDidNotWrite) {
+  if (!has_chart_js()) GTEST_SKIP() << "libjs-chart.js is not installed";
+  const std::string mine = dir_ + "/notes.html";
+  aft::fs::write_file_atomic(mine, "<html>my notes</html>");
+  EXPECT_THROW(aft::report::write_report({dir_ + "/full"}, mine, aft::report::kDefaultChartJs), aft::Error);
+  EXPECT_EQ(aft::fs::read_file(mine), "<html>my notes</html>");
+  const std::string report = dir_ + "/again.html";
+  aft::report::write_report({dir_ + "/full"}, report, aft::report::kDefaultChartJs);
+  EXPECT_NO_THROW(aft::report::write_report({dir_ + "/full"}, report, aft::report::kDefaultChartJs)) << "its own report is replaced";
+}
+
 TEST_F(ReportRuns, ContributionShowsRatiosAndPsoConvergence) {
   const std::string html = report_of({"contribution"});
   const auto mr = aft::fs::read_json(dir_ + "/contribution/summary.json").at("method_report");
