@@ -95,6 +95,8 @@ class Method : public train::Learner {
     auto logits = model_->forward(images);
     return {task_loss(logits, labels), logits};
   }
+  // The model's block-level units in order: embeddings/stem first, then each unit, the head last.
+  std::vector<std::vector<torch::Tensor>> layers() override;
   // The method's own findings for summary.json's method_report.
   virtual nlohmann::json report() { return nlohmann::json::object(); }
   models::ModelPtr model() const { return model_; }

@@ -43,6 +43,9 @@ class Learner {
   virtual torch::Tensor predict(const torch::Tensor& images) = 0;
   // Loss of one training step (task loss plus any terms of the learner's own).
   virtual StepOutput train_step(const torch::Tensor& images, const torch::Tensor& labels, const LossFn& task_loss) = 0;
+  // The parameters layer by layer, from the input to the head (the last entry), for
+  // --layer-decay. Empty: the learner has no layer order, and --layer-decay is refused.
+  virtual std::vector<std::vector<torch::Tensor>> layers() { return {}; }
   // Modules that stay in eval mode while the rest trains (batch norms of frozen parts, whose
   // running statistics must not drift; a whole frozen backbone). Default: none.
   virtual std::vector<std::shared_ptr<torch::nn::Module>> eval_modules() { return {}; }

@@ -72,6 +72,10 @@ void TrainOptions::visit(OptionVisitor& v) {
   v.field("cutmix", "cutmix: paste a box from another image of the batch, area ~ Beta(alpha, alpha) (alpha, e.g. "
           "1.0; 0 = off); with --mixup, each batch takes one of the two", cutmix);
   v.field("balance", "off|loss: weight each class's loss by n / (classes x its images), for imbalanced data", balance);
+  v.field("layer-decay",
+          "layer-wise rate decay D: a layer l below the head trains at D^l x the rate, l counted over the "
+          "layers (block-level units) that have trainable tensors; 1 = off",
+          layer_decay);
   v.field("seed", "random seed (data order, augmentation, initialisation)", seed);
   RuntimeOptions::visit(v);
   v.field("skip-bad", "skip unreadable images (counted) instead of failing", skip_bad);
@@ -138,6 +142,8 @@ void TrainOptions::validate() const {
   check(std::isfinite(mixup) && mixup >= 0, "--mixup ", mixup, ": must be >= 0 (0 = off)");
   check(std::isfinite(cutmix) && cutmix >= 0, "--cutmix ", cutmix, ": must be >= 0 (0 = off)");
   check_choice("--balance", balance, {"off", "loss"});
+  check(std::isfinite(layer_decay) && layer_decay > 0 && layer_decay <= 1, "--layer-decay ", layer_decay,
+        ": must be in (0, 1] (1 = off)");
   check(patience == 0 || val_fraction > 0, "--patience ", patience,
         " stops on validation accuracy; give --val-fraction > 0");
 }

@@ -54,6 +54,7 @@ struct TrainOptions : RuntimeOptions {
   double mixup = 0;                 // mixup's Beta(alpha, alpha); 0 = off
   double cutmix = 0;                // cutmix's Beta(alpha, alpha); 0 = off
   std::string balance = "off";      // off|loss: class weights n / (C n_c) in the loss
+  double layer_decay = 1;           // rate of layer l: D^(L - l) x the rate, over trainable layers; 1 = off
   int64_t seed = 0;
   bool skip_bad = false;
 

@@ -65,18 +65,30 @@ void Trainer::setup() {
   // Only what the method lists trains; everything else is frozen (and costs no backward).
   groups_ = method_.param_groups();
   for (auto& p : module->parameters()) p.set_requires_grad(false);
-  std::vector<torch::optim::OptimizerParamGroup> opt_groups;
   for (auto& g : groups_) {
     for (auto& p : g.params) p.set_requires_grad(true);
+  }
+  const auto layer_scale = layer_scales();
+  std::vector<torch::optim::OptimizerParamGroup> opt_groups;
+  for (size_t gi = 0; gi < groups_.size(); ++gi) {
+    auto& g = groups_[gi];
     const double wd = g.weight_decay >= 0 ? g.weight_decay : options_.weight_decay;
-    std::vector<torch::Tensor> decayed, plain;
+    // Without --layer-decay every method group maps to exactly two optimizer groups (decayed,
+    // plain), so indices stay predictable; with it, two per layer multiplier present.
+    std::map<double, std::pair<std::vector<torch::Tensor>, std::vector<torch::Tensor>>> by_scale;
     for (auto& p : g.params) {
       trainable_.push_back(p);
-      (options_.wd_skip_norm_bias && p.dim() <= 1 ? plain : decayed).push_back(p);
+      const auto it = layer_scale.find(p.unsafeGetTensorImpl());
+      auto& bucket = by_scale[it == layer_scale.end() ? 1.0 : it->second];
+      (options_.wd_skip_norm_bias && p.dim() <= 1 ? bucket.second : bucket.first).push_back(p);
     }
-    // Every method group maps to exactly two optimizer groups, so indices stay predictable.
-    opt_groups.emplace_back(decayed, group_options(options_, g.base_lr(options_.lr), wd));
-    opt_groups.emplace_back(plain, group_options(options_, g.base_lr(options_.lr), 0.0));
+    for (auto it = by_scale.rbegin(); it != by_scale.rend(); ++it) {
+      const double lr = g.base_lr(options_.lr) * it->first;
+      opt_groups.emplace_back(it->second.first, group_options(options_, lr, wd));
+      opt_groups.emplace_back(it->second.second, group_options(options_, lr, 0.0));
+      opt_group_of_.push_back({gi, it->first});
+      opt_group_of_.push_back({gi, it->first});
+    }
   }
   check(!trainable_.empty(), "method ", method_.name(), " left no parameter trainable");
   if (options_.optimizer == "adamw") {
@@ -153,6 +165,29 @@ LossFn Trainer::task_loss() const {
   };
 }
 
+std::map<const void*, double> Trainer::layer_scales() {
+  std::map<const void*, double> out;
+  if (options_.layer_decay == 1) return out;
+  auto layers = method_.layers();
+  check(!layers.empty(), "--layer-decay: ", method_.name(), " gives no layer order for its parameters");
+  // Only layers with a trainable tensor count, so a frozen prefix does not shrink the rates of
+  // the layers that train (timm #2691, #2712); the head is always the top layer.
+  std::vector<std::vector<torch::Tensor>> trainable;
+  for (auto& layer : layers) {
+    std::vector<torch::Tensor> kept;
+    for (auto& p : layer) {
+      if (p.requires_grad()) kept.push_back(p);
+    }
+    if (!kept.empty()) trainable.push_back(std::move(kept));
+  }
+  const auto top = static_cast<int64_t>(trainable.size()) - 1;
+  for (int64_t l = 0; l <= top; ++l) {
+    const double scale = std::pow(options_.layer_decay, static_cast<double>(top - l));
+    for (auto& p : trainable[l]) out[p.unsafeGetTensorImpl()] = scale;
+  }
+  return out;
+}
+
 void Trainer::set_lr_scale(size_t group, double scale) {
   check(group < groups_.size(), "set_lr_scale: no parameter group ", group);
   groups_[group].lr_scale = scale;
@@ -161,10 +196,9 @@ void Trainer::set_lr_scale(size_t group, double scale) {
 void Trainer::apply_lr(int64_t epoch, int64_t step) {
   const double factor = lr_factor(options_, epoch, step, train_loader_->batches_per_epoch());
   auto& pg = optimizer_->param_groups();
-  for (size_t g = 0; g < groups_.size(); ++g) {
-    const double lr = groups_[g].base_lr(options_.lr) * factor;
-    set_group_lr(pg[2 * g], lr);
-    set_group_lr(pg[2 * g + 1], lr);
+  for (size_t k = 0; k < pg.size(); ++k) {
+    const auto& [g, layer] = opt_group_of_[k];
+    set_group_lr(pg[k], groups_[g].base_lr(options_.lr) * layer * factor);
   }
 }
 

@@ -5,6 +5,7 @@
 #include <torch/optim/optimizer.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -109,6 +110,8 @@ class Trainer {
   double run_epoch(int64_t epoch, double& train_accuracy);
   EvalResult evaluate_split(data::Loader& loader, const std::string& split);
   void apply_lr(int64_t epoch, int64_t step);
+  // --layer-decay: each trainable tensor's rate multiplier, by tensor; empty when off.
+  std::map<const void*, double> layer_scales();
   nlohmann::json progress_json() const;
   // The best-validation weights are restored before the test: --keep-best, or early stopping.
   bool keep_best() const { return options_.keep_best || options_.patience > 0; }
@@ -122,6 +125,7 @@ class Trainer {
   TrainerHooks hooks_;
   torch::Device device_;
   std::vector<ParamGroup> groups_;
+  std::vector<std::pair<size_t, double>> opt_group_of_;  // per optimizer group: method group, layer multiplier
   std::vector<torch::Tensor> trainable_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
   std::unique_ptr<data::Loader> train_loader_, val_loader_, test_loader_;

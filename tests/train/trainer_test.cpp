@@ -330,3 +330,45 @@ TEST(Trainer, BalancedLossWeighsClassesByInverseFrequency) {
 }
 
 }  // namespace
+
+namespace {
+
+// The rate the optimizer holds for a tensor.
+double rate_of(aft::train::Trainer& trainer, const torch::Tensor& p) {
+  for (auto& g : trainer.optimizer().param_groups()) {
+    for (auto& q : g.params()) {
+      if (q.unsafeGetTensorImpl() == p.unsafeGetTensorImpl()) {
+        return dynamic_cast<const torch::optim::SGDOptions&>(g.options()).lr();
+      }
+    }
+  }
+  return -1;
+}
+
+TEST(Trainer, LayerDecayCountsOnlyTrainableLayers) {
+  auto task = aft::testing::tiny_task();
+  auto options = tiny_options(1);
+  options.layer_decay = 0.5;
+  options.schedule = "constant";
+  // Full fine-tuning of a ResNet-18: stem, 8 blocks, head; the head trains at the rate.
+  auto full = make("full", tiny_resnet());
+  aft::train::Trainer all(*full, options, task, {});
+  auto params = full->model()->named_parameters();
+  EXPECT_NEAR(rate_of(all, params["fc.weight"]), 0.05, 1e-12);
+  EXPECT_NEAR(rate_of(all, params["layer4.1.conv2.weight"]), 0.05 * 0.5, 1e-12);
+  EXPECT_NEAR(rate_of(all, params["layer1.0.conv1.weight"]), 0.05 * std::pow(0.5, 8), 1e-12);
+  EXPECT_NEAR(rate_of(all, params["conv1.weight"]), 0.05 * std::pow(0.5, 9), 1e-12);
+  // Partial last-half: the frozen first half does not count, so layer3.0 is 4 layers below the head.
+  const auto& info = aft::methods::find_method("partial");
+  auto partial = info.create(*info.make_options());
+  partial->attach(tiny_resnet());
+  aft::train::Trainer half(*partial, options, task, {});
+  auto pp = partial->model()->named_parameters();
+  EXPECT_NEAR(rate_of(half, pp["layer3.0.conv1.weight"]), 0.05 * std::pow(0.5, 4), 1e-12);
+  EXPECT_LT(rate_of(half, pp["conv1.weight"]), 0) << "frozen: in no optimizer group";
+  // The schedule still applies on top (the rate at epoch 0, step 0 of a constant schedule).
+  half.fit();
+  EXPECT_NEAR(rate_of(half, pp["layer3.0.conv1.weight"]), 0.05 * std::pow(0.5, 4), 1e-12);
+}
+
+}  // namespace
