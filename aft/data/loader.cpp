@@ -4,6 +4,7 @@
 // destructor never wait on the consumer, only on the batches being built right now.
 #include "aft/data/loader.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 #include <map>
@@ -157,7 +158,20 @@ void Loader::start_epoch(int64_t epoch) {
   // The global order is the same on every rank; padding by wrap-around (as PyTorch's
   // DistributedSampler) gives every rank the same number of batches, so collectives match.
   std::vector<size_t> order = s.pool;
-  if (o.shuffle) {
+  if (o.shuffle && !o.sample_weights.empty()) {
+    check(o.sample_weights.size() == s.pool.size(), "loader: ", o.sample_weights.size(), " sample weights for ",
+          s.pool.size(), " indices");
+    Rng rng(mix_seed(o.seed, 0x5A3Bull, static_cast<uint64_t>(epoch)));
+    std::vector<double> cumulative;
+    double total = 0;
+    for (double w : o.sample_weights) cumulative.push_back(total += w);
+    check(total > 0, "loader: the sample weights sum to ", total);
+    for (auto& slot : order) {
+      const double u = uniform01(rng) * total;
+      const auto k = std::upper_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin();
+      slot = s.pool[std::min<size_t>(static_cast<size_t>(k), s.pool.size() - 1)];
+    }
+  } else if (o.shuffle) {
     Rng rng(mix_seed(o.seed, 0x0D3Eull, static_cast<uint64_t>(epoch)));
     shuffle(order, rng);
   }

@@ -28,6 +28,10 @@ struct LoaderOptions {
   // Distributed sharding: this loader yields only shard `rank` of `world` (same shuffle on all).
   int rank = 0;
   int world = 1;
+  // With shuffle: one weight per index (in the order given); each epoch then draws as many
+  // samples as there are indices, with replacement, in proportion to the weights (a balanced
+  // sampler), instead of a permutation. Empty: a permutation.
+  std::vector<double> sample_weights;
   // Training shards wrap around so every rank gets as many batches (collectives match);
   // evaluation shards do not (false), so each sample is counted exactly once over the ranks.
   bool pad = true;

@@ -71,7 +71,10 @@ void TrainOptions::visit(OptionVisitor& v) {
           "(alpha, e.g. 0.2; 0 = off)", mixup);
   v.field("cutmix", "cutmix: paste a box from another image of the batch, area ~ Beta(alpha, alpha) (alpha, e.g. "
           "1.0; 0 = off); with --mixup, each batch takes one of the two", cutmix);
-  v.field("balance", "off|loss: weight each class's loss by n / (classes x its images), for imbalanced data", balance);
+  v.field("balance",
+          "off|loss|sampler, for imbalanced data: loss weights each class by n / (classes x its images); sampler "
+          "draws each epoch's images with replacement so that every class is drawn equally often",
+          balance);
   v.field("layer-decay",
           "layer-wise rate decay D: a layer l below the head trains at D^l x the rate, l counted over the "
           "layers (block-level units) that have trainable tensors; 1 = off",
@@ -141,7 +144,7 @@ void TrainOptions::validate() const {
   check(std::isfinite(ema) && ema >= 0 && ema < 1, "--ema ", ema, ": must be in [0, 1) (0 = off)");
   check(std::isfinite(mixup) && mixup >= 0, "--mixup ", mixup, ": must be >= 0 (0 = off)");
   check(std::isfinite(cutmix) && cutmix >= 0, "--cutmix ", cutmix, ": must be >= 0 (0 = off)");
-  check_choice("--balance", balance, {"off", "loss"});
+  check_choice("--balance", balance, {"off", "loss", "sampler"});
   check(std::isfinite(layer_decay) && layer_decay > 0 && layer_decay <= 1, "--layer-decay ", layer_decay,
         ": must be in (0, 1] (1 = off)");
   check(patience == 0 || val_fraction > 0, "--patience ", patience,

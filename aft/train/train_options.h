@@ -53,7 +53,7 @@ struct TrainOptions : RuntimeOptions {
   double ema = 0;                   // EMA decay of the weights evaluated and kept (0 = off), e.g. 0.999
   double mixup = 0;                 // mixup's Beta(alpha, alpha); 0 = off
   double cutmix = 0;                // cutmix's Beta(alpha, alpha); 0 = off
-  std::string balance = "off";      // off|loss: class weights n / (C n_c) in the loss
+  std::string balance = "off";      // off|loss|sampler: class weights in the loss, or drawn evenly
   double layer_decay = 1;           // rate of layer l: D^(L - l) x the rate, over trainable layers; 1 = off
   int64_t seed = 0;
   bool skip_bad = false;

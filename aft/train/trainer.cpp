@@ -143,6 +143,12 @@ void Trainer::setup() {
   eval_lo.pad = false;  // each validation image is counted once
   lo.shuffle = true;
   const auto& s = data_.splits;
+  if (options_.balance == "sampler") {
+    // Each image weighs 1 / (its class's images): every class is drawn equally often.
+    std::map<int64_t, double> per_class;
+    for (size_t i : s.train_indices) per_class[s.train->label(i)] += 1;
+    for (size_t i : s.train_indices) lo.sample_weights.push_back(1.0 / per_class[s.train->label(i)]);
+  }
   check(!s.train_indices.empty(), "no training images");
   train_loader_ = std::make_unique<data::Loader>(s.train, s.train_indices, data_.train_transform, lo);
   if (!s.val_indices.empty()) {

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include <chrono>
 #include <set>
 #include <thread>
@@ -200,6 +202,38 @@ TEST(LoaderLifetime, DestructorMidEpochJoinsPromptly) {
     Loader never_started(data, iota(200), make_preset("small", true, 8), o);
   }
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0);
+}
+
+TEST(LoaderSampler, WeightedDrawsBalanceTheClasses) {
+  // Indices 0..119 whose labels cycle a, b, c; keep all of a, a tenth of b and c: 40, 4, 4.
+  auto data = std::make_shared<MemoryDataset>(120);
+  std::vector<size_t> indices;
+  for (size_t i = 0; i < 120; ++i) {
+    if (i % 3 == 0 || i % 30 < 3) indices.push_back(i);
+  }
+  std::map<int64_t, double> per_class;
+  for (size_t i : indices) per_class[data->label(i)] += 1;
+  ASSERT_EQ(per_class[0], 40);
+  LoaderOptions o;
+  o.batch_size = 16;
+  o.shuffle = true;
+  o.seed = 4;
+  for (size_t i : indices) o.sample_weights.push_back(1.0 / per_class[data->label(i)]);
+  Loader loader(data, indices, make_preset("small", false, 8), o);
+  std::vector<int64_t> drawn(3, 0);
+  int64_t total = 0;
+  for (int64_t e = 0; e < 30; ++e) {
+    for (const auto& b : epoch(loader, e)) {
+      for (int64_t k = 0; k < b.labels.size(0); ++k) ++drawn[b.labels[k].item<int64_t>()];
+      total += b.labels.size(0);
+    }
+  }
+  EXPECT_EQ(total, 30 * 48);  // as many draws per epoch as indices
+  for (int c = 0; c < 3; ++c) EXPECT_NEAR(drawn[c] / double(total), 1.0 / 3, 0.04) << "class " << c;
+  // The same epoch draws the same samples.
+  const auto a = epoch(loader, 7), b = epoch(loader, 7);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t k = 0; k < a.size(); ++k) EXPECT_TRUE(torch::equal(a[k].labels, b[k].labels));
 }
 
 }  // namespace
