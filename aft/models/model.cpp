@@ -9,7 +9,8 @@
 namespace aft::models {
 
 nlohmann::json ModelConfig::to_json() const {
-  return {{"arch", arch}, {"num_classes", num_classes}, {"stem", stem}, {"width", width}, {"image_size", image_size}};
+  return {{"arch", arch},   {"num_classes", num_classes}, {"stem", stem},
+          {"width", width}, {"image_size", image_size},   {"drop_path", drop_path}};
 }
 
 ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
@@ -21,6 +22,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
     if (j.contains("stem")) c.stem = j.at("stem").get<std::string>();
     if (j.contains("width")) c.width = j.at("width").get<double>();
     if (j.contains("image_size")) c.image_size = j.at("image_size").get<int64_t>();
+    if (j.contains("drop_path")) c.drop_path = j.at("drop_path").get<double>();
   } catch (const nlohmann::json::exception& e) {
     fail("model config: ", e.what());
   }

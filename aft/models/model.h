@@ -17,6 +17,7 @@ struct ModelConfig {
   std::string stem = "imagenet";   // ResNet stem: imagenet (7x7/2 + maxpool) | small (3x3/1, no pool)
   double width = 1.0;              // ResNet channel multiplier (64*width base channels)
   int64_t image_size = 224;        // ViT input size (position embeddings depend on it)
+  double drop_path = 0;            // ViT stochastic depth: the last block's rate, rising linearly from 0
 
   nlohmann::json to_json() const;
   static ModelConfig from_json(const nlohmann::json& j);  // missing keys keep defaults

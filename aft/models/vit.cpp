@@ -72,7 +72,8 @@ torch::Tensor SelfAttention::forward(torch::Tensor x) {
 
 // ---- EncoderBlock ----
 
-EncoderBlock::EncoderBlock(int64_t dim, int64_t heads, int64_t mlp_dim) {
+EncoderBlock::EncoderBlock(int64_t dim, int64_t heads, int64_t mlp_dim, double drop_rate) : drop_path_(drop_rate) {
+  check(drop_rate >= 0 && drop_rate <= 1, "drop-path rate ", drop_rate, ": must be in [0, 1]");
   ln_1_ = register_module("ln_1", layer_norm(dim));
   self_attention_ = register_module("self_attention", std::make_shared<SelfAttention>(dim, heads));
   ln_2_ = register_module("ln_2", layer_norm(dim));
@@ -90,9 +91,17 @@ EncoderBlock::EncoderBlock(int64_t dim, int64_t heads, int64_t mlp_dim) {
                                                       torch::nn::Dropout(0.0)));
 }
 
+torch::Tensor EncoderBlock::drop_path(const torch::Tensor& branch) const {
+  if (!is_training() || drop_path_ <= 0) return branch;
+  const double keep = 1.0 - drop_path_;
+  if (keep <= 0) return branch * 0;
+  const auto mask = torch::empty({branch.size(0), 1, 1}, branch.options()).bernoulli_(keep);
+  return branch * mask / keep;
+}
+
 torch::Tensor EncoderBlock::forward(torch::Tensor x) {
-  x = x + self_attention_->forward(ln_1_->forward(x));
-  return x + mlp_->forward(ln_2_->forward(x));
+  x = x + drop_path(self_attention_->forward(ln_1_->forward(x)));
+  return x + drop_path(mlp_->forward(ln_2_->forward(x)));
 }
 
 // ---- VisionTransformer ----
@@ -113,8 +122,10 @@ VisionTransformer::VisionTransformer(const ModelConfig& config) : VisionModel(co
   pos_embedding_ = encoder->register_parameter("pos_embedding", torch::empty({1, grid * grid + 1, dim}));
   auto layers = encoder->register_module("layers", std::make_shared<torch::nn::Module>());
   for (int64_t i = 0; i < shape_.layers; ++i) {
+    // Stochastic depth rises linearly over the blocks, from 0 to --drop-path (as DeiT and timm).
+    const double rate = shape_.layers > 1 ? config.drop_path * static_cast<double>(i) / (shape_.layers - 1) : config.drop_path;
     layers_.push_back(layers->register_module("encoder_layer_" + std::to_string(i),
-                                              std::make_shared<EncoderBlock>(dim, shape_.heads, shape_.mlp_dim)));
+                                              std::make_shared<EncoderBlock>(dim, shape_.heads, shape_.mlp_dim, rate)));
   }
   ln_ = encoder->register_module("ln", layer_norm(dim));
   heads_ = register_module("heads", std::make_shared<torch::nn::Module>());

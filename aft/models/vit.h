@@ -39,10 +39,14 @@ class SelfAttention : public torch::nn::Module {
 
 class EncoderBlock : public torch::nn::Module {
  public:
-  EncoderBlock(int64_t dim, int64_t heads, int64_t mlp_dim);
+  // drop_path: in training, each residual branch is skipped for a sample with this probability
+  // (and scaled by 1 / (1 - rate) otherwise); inert in eval mode.
+  EncoderBlock(int64_t dim, int64_t heads, int64_t mlp_dim, double drop_rate = 0);
   torch::Tensor forward(torch::Tensor x);
 
  private:
+  torch::Tensor drop_path(const torch::Tensor& branch) const;
+  double drop_path_ = 0;
   torch::nn::LayerNorm ln_1_{nullptr}, ln_2_{nullptr};
   std::shared_ptr<SelfAttention> self_attention_;
   torch::nn::Sequential mlp_{nullptr};  // Linear, GELU, Dropout, Linear, Dropout (names 0..4)

@@ -142,7 +142,12 @@ nlohmann::json run_job(JobSpec& spec) {
 
   const std::string weights = models::resolve_weights_path(spec.model.weights);
   models::ModelConfig config;
-  if (!own_model) config = models::resolve_model_config(spec.model, weights, classes, image_size);
+  if (!own_model) {
+    config = models::resolve_model_config(spec.model, weights, classes, image_size);
+    check(spec.train.drop_path == 0 || config.arch.rfind("vit_", 0) == 0, "--drop-path ", spec.train.drop_path,
+          ": stochastic depth applies to ViTs, not to ", config.arch);
+    config.drop_path = spec.train.drop_path;
+  }
   // Damaged weights are refused before the run directory exists (load_weights checks again).
   if (!weights.empty()) models::check_finite(safetensors::read(weights).tensors, weights);
   // Every model the job makes (searches included) starts from the same pretrained weights and,

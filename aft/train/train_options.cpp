@@ -75,6 +75,8 @@ void TrainOptions::visit(OptionVisitor& v) {
           "off|loss|sampler, for imbalanced data: loss weights each class by n / (classes x its images); sampler "
           "draws each epoch's images with replacement so that every class is drawn equally often",
           balance);
+  v.field("drop-path", "ViT stochastic depth: the last block's drop rate, rising linearly from 0 at the first (0 = off)",
+          drop_path);
   v.field("layer-decay",
           "layer-wise rate decay D: a layer l below the head trains at D^l x the rate, l counted over the "
           "layers (block-level units) that have trainable tensors; 1 = off",
@@ -145,6 +147,7 @@ void TrainOptions::validate() const {
   check(std::isfinite(mixup) && mixup >= 0, "--mixup ", mixup, ": must be >= 0 (0 = off)");
   check(std::isfinite(cutmix) && cutmix >= 0, "--cutmix ", cutmix, ": must be >= 0 (0 = off)");
   check_choice("--balance", balance, {"off", "loss", "sampler"});
+  check(std::isfinite(drop_path) && drop_path >= 0 && drop_path < 1, "--drop-path ", drop_path, ": must be in [0, 1)");
   check(std::isfinite(layer_decay) && layer_decay > 0 && layer_decay <= 1, "--layer-decay ", layer_decay,
         ": must be in (0, 1] (1 = off)");
   check(patience == 0 || val_fraction > 0, "--patience ", patience,
