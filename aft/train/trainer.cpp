@@ -16,6 +16,7 @@
 #include "aft/train/amp.h"
 #include "aft/train/checkpoint.h"
 #include "aft/train/evaluate.h"
+#include "aft/train/layer_decay.h"
 #include "aft/train/schedule.h"
 
 namespace aft::train {
@@ -68,7 +69,7 @@ void Trainer::setup() {
   for (auto& g : groups_) {
     for (auto& p : g.params) p.set_requires_grad(true);
   }
-  const auto layer_scale = layer_scales();
+  const auto layer_scale = layer_decay_scales(method_, options_.layer_decay);
   std::vector<torch::optim::OptimizerParamGroup> opt_groups;
   for (size_t gi = 0; gi < groups_.size(); ++gi) {
     auto& g = groups_[gi];
@@ -169,29 +170,6 @@ LossFn Trainer::task_loss() const {
   return [options](const torch::Tensor& logits, const torch::Tensor& labels) {
     return torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), labels, options);
   };
-}
-
-std::map<const void*, double> Trainer::layer_scales() {
-  std::map<const void*, double> out;
-  if (options_.layer_decay == 1) return out;
-  auto layers = method_.layers();
-  check(!layers.empty(), "--layer-decay: ", method_.name(), " gives no layer order for its parameters");
-  // Only layers with a trainable tensor count, so a frozen prefix does not shrink the rates of
-  // the layers that train (timm #2691, #2712); the head is always the top layer.
-  std::vector<std::vector<torch::Tensor>> trainable;
-  for (auto& layer : layers) {
-    std::vector<torch::Tensor> kept;
-    for (auto& p : layer) {
-      if (p.requires_grad()) kept.push_back(p);
-    }
-    if (!kept.empty()) trainable.push_back(std::move(kept));
-  }
-  const auto top = static_cast<int64_t>(trainable.size()) - 1;
-  for (int64_t l = 0; l <= top; ++l) {
-    const double scale = std::pow(options_.layer_decay, static_cast<double>(top - l));
-    for (auto& p : trainable[l]) out[p.unsafeGetTensorImpl()] = scale;
-  }
-  return out;
 }
 
 void Trainer::set_lr_scale(size_t group, double scale) {

@@ -110,8 +110,6 @@ class Trainer {
   double run_epoch(int64_t epoch, double& train_accuracy);
   EvalResult evaluate_split(data::Loader& loader, const std::string& split);
   void apply_lr(int64_t epoch, int64_t step);
-  // --layer-decay: each trainable tensor's rate multiplier, by tensor; empty when off.
-  std::map<const void*, double> layer_scales();
   nlohmann::json progress_json() const;
   // The best-validation weights are restored before the test: --keep-best, or early stopping.
   bool keep_best() const { return options_.keep_best || options_.patience > 0; }
