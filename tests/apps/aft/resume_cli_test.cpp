@@ -49,7 +49,7 @@ bool start_and_kill_when(const std::string& args, Ready ready) {
       ::waitpid(pid, &status, 0);
       return true;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   ::kill(pid, SIGKILL);
   ::waitpid(pid, nullptr, 0);
@@ -76,7 +76,7 @@ class ResumeCli : public ::testing::Test {
   // seeded random number of finished batches, once during the final training) and resumed.
   static void check_kill_and_resume(const std::string& name, const std::string& method_args, const std::string& journal,
                                     int batches, uint32_t seed) {
-    const std::string base = "finetune " + method_args + " --data " + dir_ + "/fm --epochs 3 --val-fraction 0.25 " +
+    const std::string base = "finetune " + method_args + " --data " + dir_ + "/fm --epochs 5 --val-fraction 0.25 " +
                              "--batch-size 8 --threads 1 --quiet";
     const std::string whole = dir_ + "/" + name + "-whole", cut = dir_ + "/" + name + "-cut";
     auto r = run(base + " --out " + whole);
