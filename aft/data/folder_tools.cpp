@@ -1,6 +1,8 @@
 // data info / data split helpers.
 #include "aft/data/folder_tools.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 
@@ -72,6 +74,12 @@ void check_data_out(const std::string& out, bool overwrite, const std::string& i
   check(overwrite, out, " already exists (use --overwrite to replace it)");
 }
 
+std::string generator_tmp(const std::string& out) {
+  const std::string tmp = out + ".tmp." + std::to_string(::getpid());
+  fs::remove_all(tmp);
+  return tmp;
+}
+
 void mark_data_dir(const std::string& dir, const std::string& command) {
   fs::write_json_atomic(dir + "/aft-data.json", {{"written_by", "aft " + command}, {"aft_version", version()}});
 }
@@ -86,8 +94,7 @@ void materialise_split(const std::string& root, const std::string& out, double v
   options.seed = seed;
   options.cache = false;
   const Splits s = open_splits(options);
-  const std::string tmp = out + ".tmp";
-  fs::remove_all(tmp);
+  const std::string tmp = generator_tmp(out);
   auto write = [&](const Dataset& d, const std::vector<size_t>& indices, const std::string& split) {
     for (size_t i : indices) {
       const stdfs::path src = d.describe(i);

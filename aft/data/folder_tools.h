@@ -23,6 +23,9 @@ const OutputKind& data_dir_kind();
 // Checks OUT before a generator writes it: absent or empty, or (with overwrite) a folder aft wrote
 // that does not hold `input`; throws one line otherwise.
 void check_data_out(const std::string& out, bool overwrite, const std::string& input = "");
+// Where a generator writes before renaming into place: OUT.tmp.PID, a name only this process
+// uses, so clearing a leftover of it can never remove anyone else's folder.
+std::string generator_tmp(const std::string& out);
 // Writes the marker into a generated folder (before it is renamed into place).
 void mark_data_dir(const std::string& dir, const std::string& command);
 

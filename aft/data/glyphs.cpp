@@ -137,8 +137,7 @@ GeneratedSummary write_glyphs(const GlyphOptions& o) {
   std::sort(summary.test_sources.begin(), summary.test_sources.end());
   std::sort(summary.train_sources.begin(), summary.train_sources.end());
   check_data_out(o.out, o.overwrite);
-  const std::string tmp = o.out + ".tmp";
-  fs::remove_all(tmp);
+  const std::string tmp = generator_tmp(o.out);
   for (char ch : chars) summary.classes.push_back(glyph_class_name(static_cast<char32_t>(ch)));
   for (const std::string split : {"train", "test"}) {
     const auto& list = split == "train" ? summary.train_sources : summary.test_sources;

@@ -42,7 +42,7 @@ void add_fashion_mnist(CLI::App& data) {
   auto o = std::make_shared<data::FashionMnistExportOptions>();
   auto classes = std::make_shared<std::string>();
   auto* cmd = data.add_subcommand("fashion-mnist", "write Fashion-MNIST (Debian's dataset-fashion-mnist) as a PNG image folder");
-  cmd->add_option("--out", o->out, "output folder (written as OUT.tmp, then renamed)")->required();
+  cmd->add_option("--out", o->out, "output folder (written as OUT.tmp.PID, then renamed)")->required();
   cmd->add_option("--classes", *classes, "comma-separated class numbers 0-9 (empty: all)");
   cmd->add_option("--per-class", o->per_class, "training images per class, first in file order (0: all)")->capture_default_str();
   cmd->add_option("--test-per-class", o->test_per_class, "test images per class (0: all)")->capture_default_str();
@@ -63,7 +63,7 @@ void add_glyphs(CLI::App& data) {
   auto o = std::make_shared<data::GlyphOptions>();
   auto fonts = std::make_shared<std::string>("auto");
   auto* cmd = data.add_subcommand("glyphs", "render printed characters with FreeType; train/test split by font");
-  cmd->add_option("--out", o->out, "output folder (written as OUT.tmp, then renamed)")->required();
+  cmd->add_option("--out", o->out, "output folder (written as OUT.tmp.PID, then renamed)")->required();
   cmd->add_option("--chars", o->chars, "characters, one class each")->capture_default_str();
   cmd->add_option("--fonts", *fonts, "comma-separated font files, or 'auto' (Debian's DejaVu, Liberation, FreeFont, Noto Mono)")->capture_default_str();
   cmd->add_option("--test-fonts", o->test_fonts, "fonts held out for test (seeded choice)")->capture_default_str();

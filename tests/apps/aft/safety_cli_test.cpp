@@ -75,6 +75,16 @@ TEST_F(Safety, OverwriteNeverRemovesTheDataOrTheWeights) {
   EXPECT_TRUE(aft::fs::exists(dir_ + "/src/model.safetensors"));
 }
 
+TEST_F(Safety, GeneratorsLeaveAFolderNamedLikeTheirTemporaryAlone) {
+  const std::string out = dir_ + "/gen";
+  aft::fs::create_directories(out + ".tmp");
+  aft::fs::write_file_atomic(out + ".tmp/keep.txt", "mine");
+  const auto r = run("data fashion-mnist --out " + out + " --classes 0,1 --per-class 2 --test-per-class 2");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(aft::fs::read_file(out + ".tmp/keep.txt"), "mine");
+  EXPECT_TRUE(aft::fs::exists(out + "/aft-data.json"));
+}
+
 TEST_F(Safety, OverwriteReplacesAnAftRun) {
   const std::string out = dir_ + "/again";
   ASSERT_EQ(run("pretrain " + tiny() + " --data " + dir_ + "/fm --out " + out + " --epochs 1").code, 0);
