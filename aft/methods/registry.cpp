@@ -1,6 +1,7 @@
 #include "aft/methods/registry.h"
 
 #include "aft/core/error.h"
+#include "aft/methods/auto_options.h"
 #include "aft/methods/baselines.h"
 #include "aft/methods/contribution.h"
 #include "aft/methods/lp_ft.h"
@@ -13,7 +14,8 @@ namespace aft::methods {
 const std::vector<MethodInfo>& registry() {
   static const std::vector<MethodInfo> methods = {full_method(),       linear_method(),       lp_ft_method(),
                                                   l2sp_method(),       auto_rgn_method(),     partial_method(),
-                                                  spottune_method(),   contribution_method(), multisource_method()};
+                                                  spottune_method(),   contribution_method(), multisource_method(),
+                                                  auto_method()};
   return methods;
 }
 

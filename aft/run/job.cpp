@@ -1,4 +1,5 @@
 #include "aft/run/job.h"
+#include "aft/run/auto_race.h"
 
 #include <torch/torch.h>
 
@@ -99,6 +100,66 @@ nlohmann::json check_resume(JobSpec& spec, const nlohmann::json& stored) {
 
 }  // namespace
 
+JobInputs open_job_inputs(const JobSpec& spec, bool own_model) {
+  JobInputs in;
+  data::DataOptions data_options;
+  data_options.root = spec.data;
+  data_options.val_fraction = spec.train.val_fraction;
+  data_options.shots = spec.train.shots;
+  data_options.seed = static_cast<uint64_t>(spec.train.seed);
+  data_options.skip_bad = spec.train.skip_bad;
+  in.task = train::TrainData{data::open_splits(data_options), nullptr, nullptr};
+  in.transform = resolve_transform(spec.train, in.task.splits);
+  const auto& tf = in.transform;
+  in.task.train_transform = data::make_preset(tf.preset, true, tf.size);
+  in.task.eval_transform = data::make_preset(tf.preset, false, tf.size);
+  in.classes = static_cast<int64_t>(in.task.splits.classes.size());
+  in.image_size = in.task.eval_transform->output_size();
+  in.weights = models::resolve_weights_path(spec.model.weights);
+  if (!own_model) {
+    in.config = models::resolve_model_config(spec.model, in.weights, in.classes, in.image_size);
+    check(spec.train.drop_path == 0 || in.config.arch.rfind("vit_", 0) == 0, "--drop-path ", spec.train.drop_path,
+          ": stochastic depth applies to ViTs, not to ", in.config.arch);
+    in.config.drop_path = spec.train.drop_path;
+  }
+  // Damaged weights are refused before the run directory exists (load_weights checks again).
+  if (!in.weights.empty()) models::check_finite(safetensors::read(in.weights).tensors, in.weights);
+  // Every model the job makes (searches included) starts from the same pretrained weights and,
+  // through the seed, the same new head.
+  if (!own_model) {
+    in.fresh_model = [config = in.config, weights = in.weights, seed = static_cast<uint64_t>(spec.train.seed),
+                      keep_head = spec.model.keep_head]() {
+      torch::manual_seed(seed);
+      auto m = models::build_model(config);
+      if (!weights.empty()) {
+        models::LoadOptions load;
+        load.replace_head = !keep_head;
+        models::load_weights(*m, weights, load);
+      }
+      return m;
+    };
+  }
+  return in;
+}
+
+nlohmann::json job_config(JobSpec& spec, const JobInputs& in, const torch::Device& device, bool own_model) {
+  return {{"command", spec.command},
+          {"aft_version", version()},
+          {"libtorch_version", libtorch_version()},
+          {"device", device.str()},
+          {"data", spec.data},
+          {"data_splits", in.task.splits.describe()},
+          {"classes", in.task.splits.classes},
+          {"transform", {{"preset", in.transform.preset}, {"size", in.transform.size}}},
+          {"weights", in.weights},
+          {"model", own_model ? nlohmann::json(nullptr) : in.config.to_json()},
+          {"model_options", options_to_json(spec.model)},
+          {"method", spec.method},
+          {"method_options", options_to_json(*spec.method_options)},
+          {"train", options_to_json(spec.train)},
+          {"processes", spec.dist ? spec.dist->world() : 1}};
+}
+
 nlohmann::json run_job(JobSpec& spec) {
   if (!spec.method_options) spec.method_options = methods::find_method(spec.method).make_options();
   const bool resuming = !spec.resume.empty();
@@ -112,6 +173,7 @@ nlohmann::json run_job(JobSpec& spec) {
   spec.method_options->validate();
   check(!spec.data.empty(), "--data is required");
   check(!spec.out.empty(), "--out is required");
+  if (spec.method == "auto") return run_auto(spec);  // a race of the other methods (auto_race.h)
   auto method = methods::find_method(spec.method).create(*spec.method_options);
   const bool own_model = method->builds_own_model();
   if (own_model) {
@@ -127,44 +189,14 @@ nlohmann::json run_job(JobSpec& spec) {
   seed_everything(static_cast<uint64_t>(spec.train.seed));
   log::set_quiet(spec.quiet || !main_rank);
 
-  data::DataOptions data_options;
-  data_options.root = spec.data;
-  data_options.val_fraction = spec.train.val_fraction;
-  data_options.shots = spec.train.shots;
-  data_options.seed = static_cast<uint64_t>(spec.train.seed);
-  data_options.skip_bad = spec.train.skip_bad;
-  train::TrainData task{data::open_splits(data_options), nullptr, nullptr};
-  const auto tf = resolve_transform(spec.train, task.splits);
-  task.train_transform = data::make_preset(tf.preset, true, tf.size);
-  task.eval_transform = data::make_preset(tf.preset, false, tf.size);
-  const auto classes = static_cast<int64_t>(task.splits.classes.size());
-  const auto image_size = task.eval_transform->output_size();
-
-  const std::string weights = models::resolve_weights_path(spec.model.weights);
-  models::ModelConfig config;
-  if (!own_model) {
-    config = models::resolve_model_config(spec.model, weights, classes, image_size);
-    check(spec.train.drop_path == 0 || config.arch.rfind("vit_", 0) == 0, "--drop-path ", spec.train.drop_path,
-          ": stochastic depth applies to ViTs, not to ", config.arch);
-    config.drop_path = spec.train.drop_path;
-  }
-  // Damaged weights are refused before the run directory exists (load_weights checks again).
-  if (!weights.empty()) models::check_finite(safetensors::read(weights).tensors, weights);
-  // Every model the job makes (searches included) starts from the same pretrained weights and,
-  // through the seed, the same new head.
-  std::function<models::ModelPtr()> fresh_model;
-  if (!own_model) {
-    fresh_model = [&]() {
-      torch::manual_seed(static_cast<uint64_t>(spec.train.seed));
-      auto m = models::build_model(config);
-      if (!weights.empty()) {
-        models::LoadOptions load;
-        load.replace_head = !spec.model.keep_head;
-        models::load_weights(*m, weights, load);
-      }
-      return m;
-    };
-  }
+  auto in = open_job_inputs(spec, own_model);
+  auto& task = in.task;
+  const auto& tf = in.transform;
+  const auto classes = in.classes;
+  const auto image_size = in.image_size;
+  const auto& weights = in.weights;
+  const auto& config = in.config;
+  const auto& fresh_model = in.fresh_model;
   // Rank 0 alone owns the run directory; other ranks only read its checkpoint when resuming.
   std::optional<train::RunDir> run;
   std::vector<std::string> inputs = method->inputs();
@@ -172,21 +204,7 @@ nlohmann::json run_job(JobSpec& spec) {
   inputs.push_back(weights);
   if (main_rank) run.emplace(spec.out, spec.overwrite, resuming, inputs);
 
-  nlohmann::json cfg = {{"command", spec.command},
-                        {"aft_version", version()},
-                        {"libtorch_version", libtorch_version()},
-                        {"device", device.str()},
-                        {"data", spec.data},
-                        {"data_splits", task.splits.describe()},
-                        {"classes", task.splits.classes},
-                        {"transform", {{"preset", tf.preset}, {"size", tf.size}}},
-                        {"weights", weights},
-                        {"model", own_model ? nlohmann::json(nullptr) : config.to_json()},
-                        {"model_options", options_to_json(spec.model)},
-                        {"method", spec.method},
-                        {"method_options", options_to_json(*spec.method_options)},
-                        {"train", options_to_json(spec.train)},
-                        {"processes", spec.dist ? spec.dist->world() : 1}};
+  const nlohmann::json cfg = job_config(spec, in, device, own_model);
   if (run && !resuming) run->write_config(cfg);
   // What prepare() finds is saved at once: a resumed job restores it instead of searching
   // again, and a search killed midway replays its journal (RUN/search) up to where it stopped.
@@ -299,9 +317,11 @@ LoadedRun load_run(const std::string& run, const std::string& device) {
   out.config = train::read_finished_config(run);
   const auto& cfg = out.config;
   out.classes = cfg.at("classes").get<std::vector<std::string>>();
-  auto info = methods::find_method(cfg.at("method").get<std::string>());
+  // An auto run's model is its winner's: the race names the method and options that made it.
+  const auto& made_by = cfg.at("method") == "auto" && cfg.contains("winner") ? cfg.at("winner") : cfg;
+  auto info = methods::find_method(made_by.at("method").get<std::string>());
   auto options = info.make_options();
-  options_from_json(*options, cfg.at("method_options"), true, run + "/config.json");
+  options_from_json(*options, made_by.at("method_options"), true, run + "/config.json");
   out.method = info.create(*options);
   const auto& tf = cfg.at("transform");
   out.eval_transform = data::make_preset(tf.at("preset").get<std::string>(), false, tf.at("size").get<int64_t>());

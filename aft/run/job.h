@@ -1,6 +1,7 @@
 // End-to-end jobs shared by the CLI and the demo: pretrain or fine-tune into a run directory
 // (data, model, method, Trainer, outputs), and reopen a finished run for eval / predict.
 #pragma once
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -12,6 +13,7 @@
 #include "aft/methods/method.h"
 #include "aft/models/source.h"
 #include "aft/train/train_options.h"
+#include "aft/train/trainer.h"
 
 namespace aft::run {
 
@@ -34,6 +36,29 @@ struct JobSpec {
 };
 
 
+// The data preset and output size a run uses ("auto" looks at the training images).
+struct ResolvedTransform {
+  std::string preset;
+  int64_t size;
+};
+ResolvedTransform resolve_transform(const train::TrainOptions& options, const data::Splits& splits);
+
+// What every job opens before it trains: the task's splits and transforms, the model's
+// configuration, and a factory of fresh pretrained models (the same weights and, through the
+// seed, the same new head each time).
+struct JobInputs {
+  train::TrainData task;
+  ResolvedTransform transform;
+  models::ModelConfig config;  // unset when the method builds its own model
+  std::string weights;         // resolved path, may be empty (pretraining)
+  int64_t classes = 0;
+  int64_t image_size = 0;
+  std::function<models::ModelPtr()> fresh_model;
+};
+JobInputs open_job_inputs(const JobSpec& spec, bool own_model);
+// config.json's content for a job.
+nlohmann::json job_config(JobSpec& spec, const JobInputs& inputs, const torch::Device& device, bool own_model);
+
 // Runs the job and returns summary.json's content.
 nlohmann::json run_job(JobSpec& spec);
 
@@ -50,12 +75,7 @@ LoadedRun load_run(const std::string& run, const std::string& device);
 LoadedRun load_weights_for_eval(const std::string& arch, const std::string& weights, const data::Splits& splits,
                                  const std::string& transform, const std::string& device);
 
-// The data preset and output size a run uses ("auto" looks at the training images).
-struct ResolvedTransform {
-  std::string preset;
-  int64_t size;
-};
-ResolvedTransform resolve_transform(const train::TrainOptions& options, const data::Splits& splits);
+
 
 
 }  // namespace aft::run

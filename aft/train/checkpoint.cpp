@@ -72,6 +72,12 @@ bool has_checkpoint(const std::string& dir) {
   return fs::exists(dir + "/state.json") || fs::exists(dir + ".old/state.json");
 }
 
+nlohmann::json checkpoint_progress(const std::string& dir) {
+  if (fs::exists(dir + "/state.json")) return fs::read_json(dir + "/state.json");
+  if (fs::exists(dir + ".old/state.json")) return fs::read_json(dir + ".old/state.json");
+  return nullptr;
+}
+
 CheckpointState load_checkpoint(const std::string& dir_in, torch::nn::Module& module, torch::optim::Optimizer& optimizer) {
   // A crash between the two renames leaves only the ".old" copy: it is complete.
   const std::string dir = fs::exists(dir_in + "/state.json") ? dir_in : dir_in + ".old";

@@ -23,6 +23,9 @@ void save_checkpoint(const std::string& dir, torch::nn::Module& module, torch::o
 // Strictly loads a module's parameters and buffers from a safetensors file (names, shapes).
 void load_module_state(torch::nn::Module& module, const std::string& path);
 bool has_checkpoint(const std::string& dir);
+// The progress a checkpoint recorded (its state.json: epochs_done, best_val_accuracy, history,
+// ...), without loading any weights; null when there is no checkpoint.
+nlohmann::json checkpoint_progress(const std::string& dir);
 // Restores everything save_checkpoint wrote; throws naming the file on any mismatch.
 CheckpointState load_checkpoint(const std::string& dir, torch::nn::Module& module, torch::optim::Optimizer& optimizer);
 

@@ -12,7 +12,7 @@ const OutputKind& run_dir_kind() {
   static const OutputKind kind{"run directory",
                                "config.json",
                                {"config.json", "summary.json", "model.safetensors", "metrics.jsonl", "checkpoint",
-                                "checkpoint.old", "tb", "prepared.json", "search", "report.html"}};
+                                "checkpoint.old", "tb", "prepared.json", "search", "report.html", "race", "race.json"}};
   return kind;
 }
 

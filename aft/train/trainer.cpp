@@ -1,4 +1,5 @@
 #include "aft/train/trainer.h"
+#include "aft/train/work.h"
 
 #include <torch/torch.h>
 
@@ -92,6 +93,7 @@ void Trainer::setup() {
     }
   }
   check(!trainable_.empty(), "method ", method_.name(), " left no parameter trainable");
+  step_cost_ = step_cost(method_);
   if (options_.optimizer == "adamw") {
     optimizer_ = std::make_unique<torch::optim::AdamW>(opt_groups, torch::optim::AdamWOptions(options_.lr));
   } else {

@@ -133,6 +133,7 @@ class Trainer {
   torch::Tensor class_weights_;  // --balance loss
   MixOptions mix_;
   std::map<std::string, torch::Tensor> ema_;  // --ema: the average, by state-dict name
+  double step_cost_ = 1.0;  // work.h: this learner's step relative to full fine-tuning
   LossScaler scaler_{false};  // fp16 on CUDA only; lives across epochs and in the checkpoint
   std::unique_ptr<dist::GradientSync> grad_sync_;  // set only with a group of several processes
 };

@@ -12,6 +12,7 @@
 #include "aft/train/checkpoint.h"
 #include "aft/train/mix.h"
 #include "aft/train/trainer.h"
+#include "aft/train/work.h"
 
 namespace aft::train {
 
@@ -64,6 +65,7 @@ StepStats Trainer::step(const torch::Tensor& images, const torch::Tensor& labels
     fail("training diverged: the loss is ", loss_value, " at epoch ", epoch + 1, " step ", index + 1, " with --lr ",
          options_.lr, "; try a lower --lr", saved ? " and --resume (the last epoch's checkpoint is kept)" : "");
   }
+  add_training_work(static_cast<double>(images.size(0)) * step_cost_);
   if (phase) phase("forward");
   // Gradients of a group sum to the gradient of its mean loss: the larger batch's.
   scaler_.scale(plan.group > 1 ? out.loss / static_cast<double>(plan.group) : out.loss).backward();

@@ -21,40 +21,8 @@ namespace {
 
 using aft_test::run;
 
-int lines_in(const std::string& path) {
-  if (!aft::fs::exists(path)) return 0;
-  std::istringstream in(aft::fs::read_file(path));
-  std::string line;
-  int n = 0;
-  while (std::getline(in, line)) ++n;
-  return n;
-}
-
-// Starts aft in the background; kill -9 once `ready()` holds (or the process ends first).
-// Returns true when the process was killed.
-template <typename Ready>
-bool start_and_kill_when(const std::string& args, Ready ready) {
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const std::string cmd = "exec " + std::string(AFT_BINARY) + " " + args + " >/dev/null 2>&1";
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
-  while (std::chrono::steady_clock::now() < deadline) {
-    int status = 0;
-    if (::waitpid(pid, &status, WNOHANG) == pid) return false;
-    if (ready()) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
-  return false;
-}
+using aft_test::lines_in;
+using aft_test::start_and_kill_when;
 
 class ResumeCli : public ::testing::Test {
  protected:

@@ -1,0 +1,123 @@
+#include "aft/methods/auto_options.h"
+
+#include "aft/core/error.h"
+#include "aft/core/parse.h"
+
+#include <algorithm>
+
+namespace aft::methods {
+
+const std::vector<AutoCandidate>& default_auto_candidates() {
+  // Two rates for full fine-tuning, whose best rate moves most with the source; a higher one for
+  // the linear probe, whose head starts from zero knowledge and trains alone.
+  static const std::vector<AutoCandidate> table = {
+      {"linear@3", "linear", nlohmann::json::object(), 3.0, false, 0.4},
+      {"lp-ft", "lp-ft", nlohmann::json::object(), 1.0, false, 1.05},
+      {"full", "full", nlohmann::json::object(), 1.0},
+      {"full@0.3", "full", nlohmann::json::object(), 0.3},
+      {"l2sp", "l2sp", nlohmann::json::object(), 1.0},
+      {"partial-angle", "partial", {{"select", "angle"}, {"k", "auto"}, {"pick", "auto"}}, 1.0, false, 1.3},
+      {"contribution-fast", "contribution", {{"search-preset", "fast"}}, 1.0, false, 1.5},
+      {"spottune", "spottune", nlohmann::json::object(), 1.0, true, 1.7},
+  };
+  return table;
+}
+
+namespace {
+
+std::string candidate_help() {
+  std::string labels;
+  for (const auto& c : default_auto_candidates()) labels += (labels.empty() ? "" : ", ") + c.label;
+  return "candidates raced (labels; repeat the flag or separate them with commas): default " + labels +
+         "; also METHOD or METHOD@SCALE (learning rate SCALE x --lr) for any method, at its defaults";
+}
+
+}  // namespace
+
+void AutoOptions::visit(OptionVisitor& v) {
+  v.field("budget",
+          "most training work the race may spend, in units of one full fine-tune of --epochs epochs on the training "
+          "split (images x steps; a step that leaves a frozen prefix out of the backward pass counts (1 + 2 x the "
+          "trained fraction of the layers) / 3; searches and the final training included)",
+          budget);
+  static const std::string help = candidate_help();
+  v.field("candidates", help.c_str(), candidates);
+  v.field("folds",
+          "cross-validation folds for each candidate's fitness; the winner is then retrained on all training images "
+          "(0: 3 when the training split has under 50 images per class, else 1 = the validation split)",
+          folds);
+  v.field("first-rung", "epochs of the first successive-halving rung (0: the longest the budget allows)", first_rung);
+}
+
+void AutoOptions::validate() const {
+  check(budget > 0 && budget <= 1000, "--budget ", budget, ": expected a positive number of full fine-tunes");
+  check(folds >= 0 && folds <= 10, "--folds ", folds, ": expected 0 (automatic) or 1-10");
+  check(first_rung >= 0, "--first-rung ", first_rung, ": expected >= 0");
+  if (!candidates.empty()) resolve("resnet18");  // unknown labels fail now, not mid-race
+}
+
+std::vector<AutoCandidate> AutoOptions::resolve(const std::string& arch) const {
+  const bool resnet = arch.rfind("resnet", 0) == 0;
+  std::vector<AutoCandidate> out;
+  auto take = [&](const AutoCandidate& c) {
+    if (c.resnet_only && !resnet) return;
+    for (const auto& seen : out) check(seen.label != c.label, "--candidates: ", c.label, " is listed twice");
+    out.push_back(c);
+  };
+  if (candidates.empty()) {
+    for (const auto& c : default_auto_candidates()) take(c);
+    return out;
+  }
+  std::vector<std::string> labels;
+  for (const auto& entry : candidates) {
+    size_t begin = 0;
+    while (begin <= entry.size()) {
+      const auto end = std::min(entry.find(',', begin), entry.size());
+      check(end > begin, "--candidates ", entry, ": an empty label");
+      labels.push_back(entry.substr(begin, end - begin));
+      begin = end + 1;
+    }
+  }
+  for (const auto& label : labels) {
+    const AutoCandidate* known = nullptr;
+    for (const auto& c : default_auto_candidates()) {
+      if (c.label == label) known = &c;
+    }
+    if (known) {
+      check(!known->resnet_only || resnet, "--candidates ", label, ": needs a ResNet, not ", arch);
+      take(*known);
+      continue;
+    }
+    AutoCandidate c;
+    c.label = label;
+    const auto at = label.find('@');
+    c.method = label.substr(0, at);
+    check(c.method != "auto", "--candidates: auto cannot race itself");
+    find_method(c.method);  // unknown names fail listing the valid ones
+    if (at != std::string::npos) {
+      const auto scale = parse_number(label.substr(at + 1));
+      check(scale && *scale > 0, "--candidates ", label, ": expected METHOD@SCALE with a positive SCALE");
+      c.lr_scale = *scale;
+    }
+    if (c.method == "linear") c.cost_guess = 0.4;
+    take(c);
+  }
+  check(!out.empty(), "--candidates: no candidate left for ", arch);
+  return out;
+}
+
+MethodInfo auto_method() {
+  return {"auto", "race the other methods by successive halving within --budget; train the winner",
+          [] { return std::make_unique<AutoOptions>(); },
+          [](const Options&) -> MethodPtr {
+            fail("--method auto is a race of methods, run by aft/run/auto_race.h, not a Method");
+          },
+          [](Options& o) {
+            // The demo's race: the cheap and the common candidates, within two full fine-tunes.
+            auto& a = dynamic_cast<AutoOptions&>(o);
+            a.budget = 2;
+            a.candidates = {"linear@3", "lp-ft", "full", "l2sp"};
+          }};
+}
+
+}  // namespace aft::methods

@@ -1,0 +1,450 @@
+#include "aft/run/auto_race.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <optional>
+#include <sstream>
+
+#include "aft/core/device.h"
+#include "aft/core/error.h"
+#include "aft/core/fs.h"
+#include "aft/core/log.h"
+#include "aft/data/random.h"
+#include "aft/methods/auto_options.h"
+#include "aft/methods/registry.h"
+#include "aft/models/weights.h"
+#include "aft/train/checkpoint.h"
+#include "aft/train/run_dir.h"
+#include "aft/train/trainer.h"
+#include "aft/train/work.h"
+
+namespace aft::run {
+
+RacePlan plan_race(int64_t candidates, int64_t epochs, int64_t folds, int64_t first_rung, double rate) {
+  RacePlan plan;
+  int64_t n = candidates;
+  int64_t e = std::min(std::max<int64_t>(first_rung, 1), epochs);
+  int64_t before = 0;
+  while (true) {
+    plan.rung_epochs.push_back(e);
+    plan.entrants.push_back(n);
+    plan.cost += rate * static_cast<double>(n * (e - before) * folds) / static_cast<double>(epochs);
+    n = (n + 1) / 2;
+    if (n == 1 || e == epochs) break;  // one left: the final training takes it on
+    before = e;
+    e = std::min(2 * e, epochs);
+  }
+  // The winner's final training: on to --epochs, or (folds) again on every training image.
+  plan.cost += rate * (folds > 1 ? static_cast<double>(folds) / static_cast<double>(folds - 1)
+                                 : static_cast<double>(epochs - plan.rung_epochs.back()) / static_cast<double>(epochs));
+  return plan;
+}
+
+RacePlan fit_plan(int64_t candidates, int64_t epochs, int64_t folds, double budget, int64_t first_rung, double rate) {
+  if (first_rung > 0) return plan_race(candidates, epochs, folds, first_rung, rate);
+  for (int64_t e = epochs; e >= 1; --e) {
+    auto plan = plan_race(candidates, epochs, folds, e, rate);
+    if (plan.cost <= budget) return plan;
+  }
+  return plan_race(candidates, epochs, folds, 1, rate);
+}
+
+std::vector<std::pair<std::vector<size_t>, std::vector<size_t>>> k_folds(const data::Dataset& dataset,
+                                                                          const std::vector<size_t>& pool, int64_t k,
+                                                                          uint64_t seed) {
+  std::vector<std::vector<size_t>> by_class(dataset.classes().size());
+  for (size_t i : pool) by_class.at(static_cast<size_t>(dataset.label(i))).push_back(i);
+  std::vector<std::pair<std::vector<size_t>, std::vector<size_t>>> folds(static_cast<size_t>(k));
+  for (size_t c = 0; c < by_class.size(); ++c) {
+    auto& members = by_class[c];
+    std::sort(members.begin(), members.end());
+    std::mt19937_64 rng(data::mix_seed(seed, 0xF01D5ull, c));
+    data::shuffle(members, rng);
+    // Image j of the class is validated in fold j mod k (offset by class, so that folds of
+    // small classes do not all land in fold 0).
+    for (size_t j = 0; j < members.size(); ++j) {
+      const auto f = (j + c) % static_cast<size_t>(k);
+      for (size_t g = 0; g < folds.size(); ++g) (g == f ? folds[g].second : folds[g].first).push_back(members[j]);
+    }
+  }
+  for (auto& [train, val] : folds) {
+    std::sort(train.begin(), train.end());
+    std::sort(val.begin(), val.end());
+  }
+  return folds;
+}
+
+namespace {
+
+std::string fixed_string(double v, int digits) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(digits) << v;
+  return out.str();
+}
+
+struct Entrant {
+  methods::AutoCandidate candidate;
+  double fitness = -1;  // mean best validation accuracy over the folds, so far
+  double spread = 0;    // over folds: their std; one split: the binomial std of its accuracy
+  int64_t trainable = 0;
+  double rate = 0;      // measured work per epoch and fold, in full fine-tunes of one epoch
+};
+
+// The race's whole state, in RUN/race.json after every step.
+class Race {
+ public:
+  Race(const JobSpec& spec, const JobInputs& in, std::string dir, int64_t folds, bool resuming)
+      : spec_(spec), in_(in), dir_(std::move(dir)), folds_(folds) {
+    const auto path = dir_ + "/race.json";
+    if (resuming && fs::exists(path)) state_ = fs::read_json(path);
+    if (!state_.is_object()) state_ = {{"steps", nlohmann::json::object()}, {"session", 0}};
+    state_["session"] = state_.value("session", 0) + 1;
+    // A fold's split, and the k-fold final's: carved from train + validation of the run's split.
+    auto pool = in_.task.splits.train_indices;
+    pool.insert(pool.end(), in_.task.splits.val_indices.begin(), in_.task.splits.val_indices.end());
+    std::sort(pool.begin(), pool.end());
+    pool_ = pool;
+    if (folds_ > 1) {
+      fold_splits_ = k_folds(*in_.task.splits.train, pool, folds_, static_cast<uint64_t>(spec_.train.seed));
+    } else {
+      fold_splits_ = {{in_.task.splits.train_indices, in_.task.splits.val_indices}};
+    }
+    unit_ = static_cast<double>(in_.task.splits.train_indices.size()) * static_cast<double>(spec_.train.epochs);
+  }
+
+  nlohmann::json& state() { return state_; }
+  void save() const { fs::write_json_atomic(dir_ + "/race.json", state_); }
+  double spent() const { return state_.value("spent", 0.0); }
+  double unit() const { return unit_; }
+  double seconds() const { return state_.value("seconds", 0.0); }
+
+  // Trains entrant `e` on fold `f` up to `epochs` (continuing its checkpoint) and returns its best
+  // validation accuracy so far; a step race.json already holds is not run again.
+  double advance(Entrant& e, int64_t f, int64_t epochs) {
+    const auto key = e.candidate.label + "/fold" + std::to_string(f);
+    auto& steps = state_["steps"];
+    if (steps.contains(key) && steps[key].value("epochs", 0) >= epochs) return read_step(e, steps[key]);
+    const auto dir = dir_ + "/race/" + e.candidate.label + "/fold" + std::to_string(f);
+    fs::create_directories(dir);
+    const double work_before = train::training_work();
+    const auto start = std::chrono::steady_clock::now();
+    const auto progress = train_candidate(e, dir, fold_data(f), epochs, false, nullptr);
+    const double work = train::training_work() - work_before;
+    add_seconds(start);
+    auto& step = steps[key];
+    if (!step.is_object()) step = nlohmann::json::object();
+    const int64_t before = step.value("epochs", 0);
+    step["epochs"] = epochs;
+    step["best_val_accuracy"] = progress.value("best_val_accuracy", -1.0);
+    step["val_images"] = fold_splits_[static_cast<size_t>(f)].second.size();
+    step["work"] = step.value("work", 0.0) + work / unit_;
+    step["trainable_params"] = e.trainable;
+    step["history"] = progress.value("history", nlohmann::json::array());
+    step["sessions"].push_back({{"session", state_["session"]}, {"from_epoch", before}, {"to_epoch", epochs}});
+    if (epochs > before) step["rate"] = work / unit_ * static_cast<double>(spec_.train.epochs) / (epochs - before);
+    state_["spent"] = spent() + work / unit_;
+    save();
+    return read_step(e, step);
+  }
+
+  // The winner's final training: on to --epochs in its fold-0 directory (one split), or again on
+  // every training image (folds); the test split is read here, once. Returns the summary parts.
+  nlohmann::json finish(Entrant& e, methods::MethodPtr& method) {
+    std::string dir;
+    train::TrainData data = in_.task;
+    if (folds_ > 1) {
+      dir = dir_ + "/race/" + e.candidate.label + "/all";
+      data.splits.train_indices = pool_;
+      data.splits.val_indices.clear();
+    } else {
+      dir = dir_ + "/race/" + e.candidate.label + "/fold0";
+      data = fold_data(0);
+      data.splits.test_indices = in_.task.splits.test_indices;
+    }
+    fs::create_directories(dir);
+    const double work_before = train::training_work();
+    train::TrainResult result;
+    const auto start = std::chrono::steady_clock::now();
+    train_candidate(e, dir, data, spec_.train.epochs, true, &result, &method);
+    add_seconds(start);
+    state_["spent"] = spent() + (train::training_work() - work_before) / unit_;
+    state_["final"] = {{"label", e.candidate.label}, {"dir", dir}, {"test_accuracy", result.test_accuracy}};
+    save();
+    return {{"test_accuracy", result.test_accuracy},
+            {"test_loss", result.test_loss},
+            {"test_metrics", result.test_metrics},
+            {"best_val_accuracy", result.best_val_accuracy},
+            {"best_epoch", result.best_epoch},
+            {"final_val_accuracy", result.final_val_accuracy},
+            {"epochs", result.epochs_run},
+            {"stopped_early", result.stopped_early},
+            {"train_seconds", result.seconds},
+            {"images_per_second", result.images_per_second}};
+  }
+
+ private:
+  void add_seconds(std::chrono::steady_clock::time_point start) {
+    state_["seconds"] = seconds() + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  double read_step(Entrant& e, const nlohmann::json& step) const {
+    e.trainable = step.value("trainable_params", int64_t{0});
+    e.rate = std::max(e.rate, step.value("rate", 0.0));
+    return step.value("best_val_accuracy", -1.0);
+  }
+
+  train::TrainData fold_data(int64_t f) const {
+    train::TrainData data = in_.task;
+    data.splits.train_indices = fold_splits_[static_cast<size_t>(f)].first;
+    data.splits.val_indices = fold_splits_[static_cast<size_t>(f)].second;
+    data.splits.test_indices.clear();  // no fitness can read the test split
+    return data;
+  }
+
+  train::TrainOptions candidate_options(const methods::AutoCandidate& c, bool final_all) const {
+    auto options = spec_.train;
+    options.lr *= c.lr_scale;
+    if (final_all) {
+      options.patience = 0;  // no validation split left to stop on
+      options.keep_best = false;
+    }
+    return options;
+  }
+
+  // One candidate run through the Trainer in `dir`: prepare() once (kept in prepared.json),
+  // then train, continuing its checkpoint, until `epochs` epochs are done.
+  nlohmann::json train_candidate(Entrant& e, const std::string& dir, const train::TrainData& data, int64_t epochs,
+                                 bool test, train::TrainResult* result, methods::MethodPtr* keep = nullptr) {
+    const auto& info = methods::find_method(e.candidate.method);
+    auto options_ptr = info.make_options();
+    options_from_json(*options_ptr, e.candidate.options, true, "--method auto candidate " + e.candidate.label);
+    options_ptr->validate();
+    auto method = info.create(*options_ptr);
+    const auto options = candidate_options(e.candidate, test && folds_ > 1);
+    const auto checkpoint = dir + "/checkpoint";
+    const auto progress = train::checkpoint_progress(checkpoint);
+    methods::PrepareContext context{in_.fresh_model, &data, &options, dir, true, in_.classes, in_.image_size, nullptr};
+    context.search_dir = dir + "/search";
+    const auto prepared = dir + "/prepared.json";
+    if (fs::exists(prepared)) {
+      method->restore_prepared(fs::read_json(prepared).at("state"), context);
+    } else {
+      method->prepare(context);
+      const auto state = method->prepared_state();
+      if (!state.is_null()) fs::write_json_atomic(prepared, {{"method", e.candidate.method}, {"state", state}});
+    }
+    method->attach(in_.fresh_model());
+    // A step killed after its checkpoint but before race.json recorded it trains no further.
+    if (!test && progress.is_object() && progress.value("epochs_done", int64_t{0}) >= epochs) return progress;
+    train::TrainerHooks hooks;
+    hooks.label = "auto " + e.candidate.label;
+    hooks.checkpoint_dir = checkpoint;
+    hooks.resume = progress.is_object();
+    hooks.run_test = test;
+    hooks.quiet = true;
+    hooks.after_epoch = [epochs](int64_t epoch, double) { return epoch + 1 < epochs; };
+    train::Trainer trainer(*method, options, data, hooks);
+    auto r = trainer.fit();
+    e.trainable = methods::count_params(*method->module(), true);
+    if (result) *result = r;
+    if (keep) *keep = method;
+    return {{"best_val_accuracy", r.best_val_accuracy}, {"history", r.history}};
+  }
+
+  const JobSpec& spec_;
+  const JobInputs& in_;
+  std::string dir_;
+  int64_t folds_;
+  std::vector<size_t> pool_;
+  std::vector<std::pair<std::vector<size_t>, std::vector<size_t>>> fold_splits_;
+  double unit_ = 1;
+  nlohmann::json state_;
+};
+
+// Better first; within a tie, fewer trainable parameters.
+bool ahead(const Entrant& a, const Entrant& b) {
+  if (a.fitness != b.fitness) return a.fitness > b.fitness;
+  return a.trainable < b.trainable;
+}
+
+std::string race_table(const nlohmann::json& rungs, const std::vector<Entrant>& all, const std::string& winner) {
+  std::ostringstream out;
+  out << std::left << std::setw(20) << "candidate" << std::right;
+  for (const auto& r : rungs) out << std::setw(11) << ("rung " + std::to_string(r.at("epochs").get<int64_t>()) + "ep");
+  out << std::setw(13) << "trainable\n";
+  for (const auto& e : all) {
+    out << std::left << std::setw(20) << (e.candidate.label + (e.candidate.label == winner ? " *" : "")) << std::right;
+    for (const auto& r : rungs) {
+      const auto& fit = r.at("fitness");
+      out << std::setw(11)
+          << (fit.contains(e.candidate.label) ? [&] {
+               std::ostringstream v;
+               v << std::fixed << std::setprecision(4) << fit.at(e.candidate.label).get<double>();
+               return v.str();
+             }()
+                                               : std::string("cut"));
+    }
+    out << std::setw(12) << e.trainable << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace
+
+nlohmann::json run_auto(JobSpec& spec) {
+  const bool resuming = !spec.resume.empty();
+  check(!spec.dist, "--method auto runs in one process; launch it without torchrun/srun");
+  check(spec.command == "finetune", "--method auto fine-tunes pretrained weights (aft finetune)");
+  check(!spec.model.weights.empty(), "--weights is required to fine-tune");
+  const auto& options = dynamic_cast<const methods::AutoOptions&>(*spec.method_options);
+  const auto device = parse_device(spec.train.device);
+  spec.train.apply();
+  seed_everything(static_cast<uint64_t>(spec.train.seed));
+  log::set_quiet(spec.quiet);
+  auto in = open_job_inputs(spec, false);
+  check(!in.task.splits.val_indices.empty() || options.folds > 1, "--method auto chooses by validation accuracy: ",
+        "--val-fraction 0 leaves none (use --val-fraction > 0 or --folds 2 or more)");
+  // Folds: a single validation split is too noisy to choose by when classes are small.
+  const auto per_class = [&] {
+    std::vector<int64_t> counts(in.task.splits.classes.size(), 0);
+    for (size_t i : in.task.splits.train_indices) counts[static_cast<size_t>(in.task.splits.train->label(i))]++;
+    return *std::min_element(counts.begin(), counts.end());
+  }();
+  const int64_t folds = options.folds > 0 ? options.folds : (per_class < 50 ? 3 : 1);
+  auto candidates = options.resolve(in.config.arch);
+  train::RunDir run(spec.out, spec.overwrite, resuming, {spec.data, in.weights});
+  auto cfg = job_config(spec, in, device, false);
+  if (!resuming) run.write_config(cfg);
+  double prior_rate = 0;  // the plan's guess; the race itself measures each candidate's rate
+  for (const auto& c : candidates) prior_rate += c.cost_guess / static_cast<double>(candidates.size());
+  const auto plan = fit_plan(static_cast<int64_t>(candidates.size()), spec.train.epochs, folds, options.budget,
+                             options.first_rung, prior_rate);
+  log::info("auto: " + std::to_string(candidates.size()) + " candidates, " + std::to_string(folds) + " fold(s), rungs of " +
+            [&] {
+              std::string s;
+              for (auto e : plan.rung_epochs) s += (s.empty() ? "" : "/") + std::to_string(e);
+              return s;
+            }() +
+            " epochs; planned cost " + fixed_string(plan.cost, 2) + " of a budget of " + fixed_string(options.budget, 2) +
+            " full fine-tunes");
+  if (plan.cost > options.budget) {
+    log::warn("auto: even a 1-epoch first rung over " + std::to_string(candidates.size()) +
+              " candidates exceeds --budget; the race stops when the budget is spent");
+  }
+  Race race(spec, in, spec.out, folds, resuming);
+  std::vector<Entrant> all;
+  for (const auto& c : candidates) all.push_back({c});
+  std::vector<size_t> entrants(all.size());
+  for (size_t i = 0; i < entrants.size(); ++i) entrants[i] = i;
+  nlohmann::json rungs = nlohmann::json::array();
+  int64_t previous = 0;
+  std::string stop_reason = "one candidate left";
+  for (size_t r = 0; r < plan.rung_epochs.size(); ++r) {
+    const int64_t epochs = plan.rung_epochs[r];
+    if (r > 0) {
+      // Cut to the better half, then check that the next rung and the final fit the budget.
+      std::sort(entrants.begin(), entrants.end(), [&](size_t a, size_t b) { return ahead(all[a], all[b]); });
+      entrants.resize((entrants.size() + 1) / 2);
+      double next = 0, rate_max = 0;
+      for (size_t i : entrants) {
+        next += all[i].rate * static_cast<double>((epochs - previous) * folds) / spec.train.epochs;
+        rate_max = std::max(rate_max, all[i].rate);
+      }
+      const double final_cost = rate_max * (folds > 1 ? static_cast<double>(folds) / (folds - 1)
+                                                      : static_cast<double>(spec.train.epochs - epochs) / spec.train.epochs);
+      if (race.spent() + next + final_cost > options.budget * 1.05) {
+        stop_reason = "budget: the rung of " + std::to_string(epochs) + " epochs would not fit";
+        break;
+      }
+    }
+    nlohmann::json fitness = nlohmann::json::object();
+    for (size_t i : entrants) {
+      auto& e = all[i];
+      std::vector<double> accs;
+      for (int64_t f = 0; f < folds; ++f) accs.push_back(race.advance(e, f, epochs));
+      double mean = 0, var = 0;
+      for (double a : accs) mean += a / accs.size();
+      for (double a : accs) var += (a - mean) * (a - mean) / std::max<size_t>(1, accs.size() - 1);
+      e.fitness = mean;
+      const auto val_images = static_cast<double>(race.state()["steps"][e.candidate.label + "/fold0"].value("val_images", 1));
+      e.spread = folds > 1 ? std::sqrt(var) : std::sqrt(std::max(mean * (1 - mean), 1e-4) / std::max(1.0, val_images));
+      fitness[e.candidate.label] = mean;
+      log::info("auto rung " + std::to_string(r + 1) + " (" + std::to_string(epochs) + " epochs): " + e.candidate.label +
+                " val " + fixed_string(mean, 4) + " (spent " + fixed_string(race.spent(), 2) + ")");
+    }
+    rungs.push_back({{"epochs", epochs}, {"fitness", fitness}});
+    previous = epochs;
+    if (entrants.size() == 1) break;
+    if (r + 1 == plan.rung_epochs.size()) stop_reason = "the last rung reached --epochs";
+  }
+  // The winner: the best fitness; any candidate within its spread that trains fewer parameters wins the tie.
+  std::sort(entrants.begin(), entrants.end(), [&](size_t a, size_t b) { return ahead(all[a], all[b]); });
+  const Entrant& best = all[entrants.front()];
+  size_t winner = entrants.front();
+  for (size_t i : entrants) {
+    if (all[i].fitness >= best.fitness - best.spread && all[i].trainable < all[winner].trainable) winner = i;
+  }
+  double runner_up = -1;
+  for (size_t i : entrants) {
+    if (i != winner) runner_up = std::max(runner_up, all[i].fitness);
+  }
+  auto& w = all[winner];
+  log::info("auto: winner " + w.candidate.label + " (val " + fixed_string(w.fitness, 4) + "); training it to " +
+            std::to_string(spec.train.epochs) + " epochs" + (folds > 1 ? " on every training image" : ""));
+  methods::MethodPtr method;
+  auto final = race.finish(w, method);
+  nlohmann::json method_options = w.candidate.options;
+  {
+    auto opts = methods::find_method(w.candidate.method).make_options();
+    options_from_json(*opts, w.candidate.options, true, "--method auto winner");
+    method_options = options_to_json(*opts);
+  }
+  cfg = run.read_config();
+  cfg["winner"] = {{"label", w.candidate.label}, {"method", w.candidate.method}, {"method_options", method_options},
+                   {"lr", spec.train.lr * w.candidate.lr_scale}};
+  run.write_config(cfg);
+  auto meta = models::model_metadata(*method->model());
+  meta["aft.method"] = w.candidate.method;
+  meta["aft.classes"] = nlohmann::json(in.task.splits.classes).dump();
+  models::save_weights(*method->module(), run.file("model.safetensors"), meta);
+  nlohmann::json report = {{"winner", w.candidate.label},
+                           {"winner_fitness", w.fitness},
+                           {"winner_spread", w.spread},
+                           {"margin", runner_up >= 0 ? nlohmann::json(w.fitness - runner_up) : nlohmann::json(nullptr)},
+                           {"folds", folds},
+                           {"budget", options.budget},
+                           {"spent", race.spent()},
+                           {"planned_cost", plan.cost},
+                           {"stopped", stop_reason},
+                           {"rungs", rungs},
+                           {"sessions", race.state()["session"]}};
+  nlohmann::json cands = nlohmann::json::array();
+  for (const auto& e : all) {
+    cands.push_back({{"label", e.candidate.label}, {"method", e.candidate.method}, {"lr_scale", e.candidate.lr_scale},
+                     {"fitness", e.fitness}, {"spread", e.spread}, {"trainable_params", e.trainable}});
+  }
+  report["candidates"] = cands;
+  report["table"] = race_table(rungs, all, w.candidate.label);
+  nlohmann::json summary = {{"method", "auto"},
+                            {"chosen", w.candidate.label},
+                            {"chosen_method", w.candidate.method},
+                            {"model", in.config.arch},
+                            {"trainable_params", methods::count_params(*method->module(), true)},
+                            {"total_params", methods::count_params(*method->module(), false)},
+                            {"budget_spent", race.spent()},
+                            {"method_report", report}};
+  for (auto it = final.begin(); it != final.end(); ++it) summary[it.key()] = it.value();
+  summary["test_top5_accuracy"] = final.at("test_metrics").is_object() ? final.at("test_metrics").value("top5_accuracy", -1.0) : -1.0;
+  summary["test_ece"] = final.at("test_metrics").is_object() ? final.at("test_metrics").value("ece", -1.0) : -1.0;
+  // The whole race's time, this session's and any before a resume, final training included.
+  summary["seconds"] = race.seconds();
+  summary["train_seconds"] = final.value("train_seconds", 0.0);
+  run.write_summary(summary);
+  return summary;
+}
+
+}  // namespace aft::run
