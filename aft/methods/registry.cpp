@@ -2,7 +2,9 @@
 
 #include "aft/core/error.h"
 #include "aft/methods/baselines.h"
+#include "aft/methods/bss.h"
 #include "aft/methods/contribution.h"
+#include "aft/methods/delta.h"
 #include "aft/methods/lp_ft.h"
 #include "aft/methods/multisource.h"
 #include "aft/methods/spottune.h"
@@ -13,7 +15,8 @@ namespace aft::methods {
 const std::vector<MethodInfo>& registry() {
   static const std::vector<MethodInfo> methods = {full_method(),       linear_method(),       lp_ft_method(),
                                                   l2sp_method(),       auto_rgn_method(),     partial_method(),
-                                                  spottune_method(),   contribution_method(), multisource_method()};
+                                                  spottune_method(),   contribution_method(), multisource_method(),
+                                                  delta_method(),      bss_method()};
   return methods;
 }
 
