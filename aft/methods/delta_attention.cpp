@@ -70,7 +70,7 @@ std::vector<torch::Tensor> channel_loss_rise(models::VisionModel& model, const s
 
 torch::Tensor attention_from_rise(const torch::Tensor& rise) {
   const auto r = rise.to(torch::kFloat64);
-  const double spread = r.std(/*unbiased=*/false).item<double>();
+  const double spread = (r - r.mean()).pow(2).mean().sqrt().item<double>();  // population std, as numpy
   if (!(spread > 0)) return torch::full({r.numel()}, 1.0 / static_cast<double>(r.numel()), torch::kFloat32);
   return torch::softmax((r - r.mean()) / spread / kAttentionTemperature, 0).to(torch::kFloat32);
 }
