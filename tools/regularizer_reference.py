@@ -8,8 +8,9 @@ tests/methods/delta_test.cpp and bss_test.cpp. Runs with Debian's python3-torch.
       penalty = mean over images of 1/2 sum_L sum_c weight.L[c] * ||target - source||^2 over
       channel c's positions / positions.
   regularizer_reference.py bss IN OUT
-      IN: features [N, D], k ([1]); OUT: penalty = sum of the k smallest squared singular
-      values (from torch.svd of the transposed matrix, as TLlib) and grad (d penalty / d features).
+      IN: features.I [N, D] and k.I ([1]) for cases I = 0, 1, ...; OUT: penalty.I = sum of the
+      k smallest squared singular values (from torch.svd of the transposed matrix, as TLlib)
+      and grad.I (d penalty / d features.I).
   regularizer_reference.py attention IN OUT LAYER...
       IN: a torchvision resnet18's state dict (small 3x3 stem) and images.B, labels.B;
       OUT: rise.L and attention.L for each named block: the mean over batches of the
@@ -53,13 +54,16 @@ def delta(t):
 
 
 def bss(t):
-    f = t["features"].double().requires_grad_(True)
-    k = int(t["k"].item())
-    _, s, _ = torch.svd(f.t())
-    k = min(k, s.numel())
-    penalty = sum(s[s.numel() - 1 - i] ** 2 for i in range(k))
-    (grad,) = torch.autograd.grad(penalty, f)
-    return {"penalty": penalty.detach().float(), "grad": grad.float()}
+    out = {}
+    for case in range(count(t, "features")):
+        f = t[f"features.{case}"].double().requires_grad_(True)
+        _, s, _ = torch.svd(f.t())
+        k = min(int(t[f"k.{case}"].item()), s.numel())
+        penalty = sum(s[s.numel() - 1 - i] ** 2 for i in range(k))
+        (grad,) = torch.autograd.grad(penalty, f)
+        out[f"penalty.{case}"] = penalty.detach().float()
+        out[f"grad.{case}"] = grad.float()
+    return out
 
 
 def attention(t, layers):

@@ -18,21 +18,27 @@ TEST(BssPenalty, MatchesPyTorch) {
   torch::manual_seed(9);
   // Fewer images than dimensions (the usual case), and more; k beyond the count is capped.
   const std::vector<std::pair<std::vector<int64_t>, int64_t>> cases = {{{6, 10}, 2}, {{12, 5}, 3}, {{3, 4}, 7}};
-  for (const auto& [shape, k] : cases) {
-    const auto features = torch::randn(shape).requires_grad_(true);
-    const auto penalty = aft::methods::bss_penalty(features, k);
-    penalty.backward();
-    aft::safetensors::write(dir + "/in.safetensors",
-                            {{"features", features.detach()}, {"k", torch::tensor({k}, torch::kInt64)}});
-    const std::string cmd = "/usr/bin/python3 " + std::string(AFT_SOURCE_DIR) + "/tools/regularizer_reference.py bss " +
-                            dir + "/in.safetensors " + dir + "/out.safetensors";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    const auto ref = aft::safetensors::read(dir + "/out.safetensors").tensors;
-    EXPECT_NEAR(penalty.item<double>(), ref.at("penalty").item<double>(), 1e-4 * ref.at("penalty").item<double>())
-        << "k " << k;
-    EXPECT_GT(penalty.item<double>(), 1e-3);
-    EXPECT_TRUE(torch::allclose(features.grad(), ref.at("grad"), 1e-3, 1e-5))
-        << "k " << k << ": " << (features.grad() - ref.at("grad")).abs().max().item<double>();
+  std::map<std::string, torch::Tensor> in;
+  std::vector<torch::Tensor> features, penalties;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    features.push_back(torch::randn(cases[i].first).requires_grad_(true));
+    penalties.push_back(aft::methods::bss_penalty(features[i], cases[i].second));
+    penalties[i].backward();
+    in["features." + std::to_string(i)] = features[i].detach();
+    in["k." + std::to_string(i)] = torch::tensor({cases[i].second}, torch::kInt64);
+  }
+  aft::safetensors::write(dir + "/in.safetensors", in);
+  const std::string cmd = "/usr/bin/python3 " + std::string(AFT_SOURCE_DIR) + "/tools/regularizer_reference.py bss " +
+                          dir + "/in.safetensors " + dir + "/out.safetensors";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const auto ref = aft::safetensors::read(dir + "/out.safetensors").tensors;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const double expected = ref.at("penalty." + std::to_string(i)).item<double>();
+    const auto grad = ref.at("grad." + std::to_string(i));
+    EXPECT_NEAR(penalties[i].item<double>(), expected, 1e-4 * expected) << "case " << i;
+    EXPECT_GT(penalties[i].item<double>(), 1e-3);
+    EXPECT_TRUE(torch::allclose(features[i].grad(), grad, 1e-3, 1e-5))
+        << "case " << i << ": " << (features[i].grad() - grad).abs().max().item<double>();
   }
 }
 
