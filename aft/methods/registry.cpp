@@ -3,7 +3,9 @@
 #include "aft/core/error.h"
 #include "aft/methods/auto_options.h"
 #include "aft/methods/baselines.h"
+#include "aft/methods/bss.h"
 #include "aft/methods/contribution.h"
+#include "aft/methods/delta.h"
 #include "aft/methods/lp_ft.h"
 #include "aft/methods/multisource.h"
 #include "aft/methods/spottune.h"
@@ -15,7 +17,7 @@ const std::vector<MethodInfo>& registry() {
   static const std::vector<MethodInfo> methods = {full_method(),       linear_method(),       lp_ft_method(),
                                                   l2sp_method(),       auto_rgn_method(),     partial_method(),
                                                   spottune_method(),   contribution_method(), multisource_method(),
-                                                  auto_method()};
+                                                  delta_method(),      bss_method(),          auto_method()};
   return methods;
 }
 
