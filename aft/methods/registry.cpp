@@ -3,8 +3,10 @@
 #include "aft/core/error.h"
 #include "aft/methods/baselines.h"
 #include "aft/methods/contribution.h"
+#include "aft/methods/lora.h"
 #include "aft/methods/lp_ft.h"
 #include "aft/methods/multisource.h"
+#include "aft/methods/oft.h"
 #include "aft/methods/spottune.h"
 #include "aft/methods/partial.h"
 
@@ -13,7 +15,8 @@ namespace aft::methods {
 const std::vector<MethodInfo>& registry() {
   static const std::vector<MethodInfo> methods = {full_method(),       linear_method(),       lp_ft_method(),
                                                   l2sp_method(),       auto_rgn_method(),     partial_method(),
-                                                  spottune_method(),   contribution_method(), multisource_method()};
+                                                  spottune_method(),   contribution_method(), multisource_method(),
+                                                  lora_method(),       oft_method()};
   return methods;
 }
 
