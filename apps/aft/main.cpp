@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   aft::cli::add_soup_command(app);
   aft::cli::add_decathlon_command(app);
   aft::cli::add_report_command(app);
+  aft::cli::add_export_command(app);
   try {
     app.parse(argc, argv);
     if (show_version) {
