@@ -35,9 +35,12 @@ std::vector<std::string> split_commas(const std::string& s) {
 // Does one --targets entry select this weight?
 bool entry_selects(const std::string& entry, const AdaptedWeight& w, const std::vector<models::TunableUnit>& units,
                    const std::string& flag) {
+  // Any reading selects: "conv1" is ResNet's stem unit and the last component of every block's
+  // first conv, and takes them all, as peft's target_modules would.
   for (const auto& unit : units) {
-    if (unit.name != entry) continue;
-    return std::find(unit.params.begin(), unit.params.end(), w.name) != unit.params.end();
+    if (unit.name == entry && std::find(unit.params.begin(), unit.params.end(), w.name) != unit.params.end()) {
+      return true;
+    }
   }
   if (w.path == entry || ends_with(w.path, "." + entry)) return true;
   try {

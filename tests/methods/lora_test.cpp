@@ -147,6 +147,29 @@ TEST(Lora, TrainsUnderTenPercentOfViTTiny) {
   EXPECT_LT(fraction, 0.10);
 }
 
+TEST(Lora, AdaptersSitInTheLayerOfTheirWeight) {
+  auto method = make_adapter_method("lora");
+  method->attach(tiny_resnet());
+  const auto layers = method->layers();
+  // The stem, 8 residual blocks, the head; --layer-decay scales each adapter as its block.
+  ASSERT_EQ(layers.size(), 10u);
+  const auto layer_of = [&](const torch::Tensor& t) {
+    int found = -1, count = 0;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      for (const auto& p : layers[i]) {
+        if (p.unsafeGetTensorImpl() == t.unsafeGetTensorImpl()) found = static_cast<int>(i), ++count;
+      }
+    }
+    EXPECT_EQ(count, 1);
+    return found;
+  };
+  for (const auto& w : method->adapted()) {
+    const int home = layer_of(w.base);
+    EXPECT_GT(home, 0) << w.path;
+    for (const auto& p : w.adapter->parameters()) EXPECT_EQ(layer_of(p), home) << w.path;
+  }
+}
+
 TEST(Lora, TargetsTakeUnitsLayerNamesAndRegexes) {
   const auto count = [](const std::string& targets) {
     auto method = make_adapter_method("lora", {{"targets", targets}});
@@ -158,6 +181,9 @@ TEST(Lora, TargetsTakeUnitsLayerNamesAndRegexes) {
   EXPECT_EQ(count("encoder.layers.encoder_layer_[0-2]\\.mlp\\.[03]"), 6u);
   EXPECT_EQ(count("out_proj,mlp.0"), 24u);
   EXPECT_THROW(count("no_such_layer"), aft::Error);
+  auto resnet = make_adapter_method("lora", {{"targets", "conv1"}});
+  resnet->attach(tiny_resnet());
+  EXPECT_EQ(resnet->adapted().size(), 9u);  // the stem and the first conv of each of 8 blocks
   EXPECT_THROW(count("heads.head"), aft::Error);  // the head always trains whole, never adapted
 }
 
