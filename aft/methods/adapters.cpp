@@ -130,6 +130,11 @@ void AdapterMethod::attach(models::ModelPtr model) {
   }
 }
 
+void AdapterMethod::check_targets(const models::ModelConfig& config) {
+  auto probe = models::build_model(config);
+  for (const auto& w : select_weights(*probe, targets())) make_adapter(w);
+}
+
 std::vector<ParamGroup> AdapterMethod::param_groups() {
   std::vector<torch::Tensor> adapters, head;
   for (const auto& w : adapted_) {

@@ -55,6 +55,9 @@ class AdapterMethod : public Method {
   virtual torch::Tensor adapted_weight(const AdaptedWeight& w) const = 0;
   // First component of the adapters' parameter names ("lora", "oft").
   virtual std::string adapter_prefix() const = 0;
+  // Throws as attach() would on a model of this config (a target it lacks, --blocks that do not
+  // divide), on a throwaway model, so a job can refuse before its run directory exists.
+  void check_targets(const models::ModelConfig& config);
   const std::vector<AdaptedWeight>& adapted() const { return adapted_; }
   int64_t adapter_params() const;
 

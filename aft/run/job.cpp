@@ -16,6 +16,7 @@
 #include "aft/data/splits.h"
 #include "aft/dist/env.h"
 #include "aft/dist/process_group.h"
+#include "aft/methods/adapters.h"
 #include "aft/methods/baselines.h"
 #include "aft/methods/registry.h"
 #include "aft/models/safetensors.h"
@@ -164,6 +165,10 @@ nlohmann::json run_job(JobSpec& spec) {
       }
       return m;
     };
+  }
+  // Adapter targets that the model lacks are refused before the run directory exists.
+  if (auto* adapters = dynamic_cast<methods::AdapterMethod*>(method.get()); adapters && !own_model) {
+    adapters->check_targets(config);
   }
   // Rank 0 alone owns the run directory; other ranks only read its checkpoint when resuming.
   std::optional<train::RunDir> run;

@@ -47,6 +47,15 @@ TEST_F(ExportCli, MethodsListsLoraAndOftWithTheirFlags) {
   EXPECT_NE(oft.output.find("--blocks"), std::string::npos) << oft.output;
 }
 
+TEST_F(ExportCli, BadTargetsAreRefusedBeforeTheRunDirectoryExists) {
+  const std::string common = " --weights " + dir_ + "/src --data " + dir_ + "/fm --epochs 1 --threads 1 --quiet --out ";
+  expect_one_line_error(run("finetune --method lora --targets no_such_layer" + common + dir_ + "/bad"), "no_such_layer");
+  EXPECT_FALSE(aft::fs::exists(dir_ + "/bad"));
+  // 3 blocks do not divide the 8 outputs of a width-0.125 ResNet's first stage.
+  expect_one_line_error(run("finetune --method oft --blocks 3" + common + dir_ + "/bad"), "--blocks 3");
+  EXPECT_FALSE(aft::fs::exists(dir_ + "/bad"));
+}
+
 TEST_F(ExportCli, MergedExportEvaluatesLikeTheRun) {
   const std::string merged = dir_ + "/merged.safetensors";
   auto r = run("export --run " + dir_ + "/lora --out " + merged + " --merge");
