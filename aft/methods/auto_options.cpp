@@ -11,14 +11,16 @@ const std::vector<AutoCandidate>& default_auto_candidates() {
   // Two rates for full fine-tuning, whose best rate moves most with the source; a higher one for
   // the linear probe, whose head starts from zero knowledge and trains alone.
   static const std::vector<AutoCandidate> table = {
-      {"linear@3", "linear", nlohmann::json::object(), 3.0, false, 0.4},
-      {"lp-ft", "lp-ft", nlohmann::json::object(), 1.0, false, 1.05},
+      {"linear@3", "linear", nlohmann::json::object(), 3.0, "", 0.4},
+      {"lp-ft", "lp-ft", nlohmann::json::object(), 1.0, "", 1.05},
       {"full", "full", nlohmann::json::object(), 1.0},
       {"full@0.3", "full", nlohmann::json::object(), 0.3},
       {"l2sp", "l2sp", nlohmann::json::object(), 1.0},
-      {"partial-angle", "partial", {{"select", "angle"}, {"k", "auto"}, {"pick", "auto"}}, 1.0, false, 1.3},
-      {"contribution-fast", "contribution", {{"search-preset", "fast"}}, 1.0, false, 1.5},
-      {"spottune", "spottune", nlohmann::json::object(), 1.0, true, 1.7},
+      {"partial-angle", "partial", {{"select", "angle"}, {"k", "auto"}, {"pick", "auto"}}, 1.0, "", 1.3},
+      {"contribution-fast", "contribution", {{"search-preset", "fast"}}, 1.0, "", 1.5},
+      {"spottune", "spottune", nlohmann::json::object(), 1.0, "resnet", 1.7},
+      // Adapters learn from zero (B = 0, Q = 0): peft's recipes give them a higher rate.
+      {"lora@3", "lora", nlohmann::json::object(), 3.0, "vit_"},
   };
   return table;
 }
@@ -57,10 +59,10 @@ void AutoOptions::validate() const {
 }
 
 std::vector<AutoCandidate> AutoOptions::resolve(const std::string& arch) const {
-  const bool resnet = arch.rfind("resnet", 0) == 0;
+  auto fits = [&](const AutoCandidate& c) { return arch.rfind(c.arch_prefix, 0) == 0; };
   std::vector<AutoCandidate> out;
   auto take = [&](const AutoCandidate& c) {
-    if (c.resnet_only && !resnet) return;
+    if (!fits(c)) return;
     for (const auto& seen : out) check(seen.label != c.label, "--candidates: ", c.label, " is listed twice");
     out.push_back(c);
   };
@@ -84,7 +86,7 @@ std::vector<AutoCandidate> AutoOptions::resolve(const std::string& arch) const {
       if (c.label == label) known = &c;
     }
     if (known) {
-      check(!known->resnet_only || resnet, "--candidates ", label, ": needs a ResNet, not ", arch);
+      check(fits(*known), "--candidates ", label, ": needs a ", known->arch_prefix, "* model, not ", arch);
       take(*known);
       continue;
     }

@@ -78,6 +78,9 @@ class Method : public train::Learner {
   // directory may never hold one, so --overwrite can never remove them.
   virtual std::vector<std::string> inputs() const { return {}; }
 
+  // Checks the options against the model the job will build (e.g. adapter targets it lacks),
+  // before anything is written. Default: nothing to check.
+  virtual void check_model(const models::ModelConfig& /*config*/) {}
   // Runs before attach(): searches, preliminary fine-tunes (angles). Default: nothing.
   virtual void prepare(PrepareContext&) {}
   // What prepare() found (searched ratios, chosen units, frozen counts, and its report), which

@@ -6,8 +6,10 @@
 #include "aft/methods/bss.h"
 #include "aft/methods/contribution.h"
 #include "aft/methods/delta.h"
+#include "aft/methods/lora.h"
 #include "aft/methods/lp_ft.h"
 #include "aft/methods/multisource.h"
+#include "aft/methods/oft.h"
 #include "aft/methods/spottune.h"
 #include "aft/methods/partial.h"
 
@@ -17,7 +19,8 @@ const std::vector<MethodInfo>& registry() {
   static const std::vector<MethodInfo> methods = {full_method(),       linear_method(),       lp_ft_method(),
                                                   l2sp_method(),       auto_rgn_method(),     partial_method(),
                                                   spottune_method(),   contribution_method(), multisource_method(),
-                                                  delta_method(),      bss_method(),          auto_method()};
+                                                  delta_method(),      bss_method(),          lora_method(),
+                                                  oft_method(),        auto_method()};
   return methods;
 }
 

@@ -30,6 +30,9 @@ class SelfAttention : public torch::nn::Module {
  public:
   SelfAttention(int64_t dim, int64_t heads);
   torch::Tensor forward(torch::Tensor x);  // [N, L, D] -> [N, L, D]
+  // The tensor forward() multiplies by; adapter methods (methods/adapters.h) put an adapted
+  // weight here while the registered parameter keeps the frozen base.
+  torch::Tensor& in_proj_weight() { return in_proj_weight_; }
 
  private:
   int64_t heads_;

@@ -197,6 +197,8 @@ nlohmann::json run_job(JobSpec& spec) {
   const auto& weights = in.weights;
   const auto& config = in.config;
   const auto& fresh_model = in.fresh_model;
+  // A method's checks against the model (adapter targets it lacks) run before the run directory exists.
+  if (!own_model) method->check_model(config);
   // Rank 0 alone owns the run directory; other ranks only read its checkpoint when resuming.
   std::optional<train::RunDir> run;
   std::vector<std::string> inputs = method->inputs();

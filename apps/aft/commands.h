@@ -21,5 +21,6 @@ void add_soup_command(CLI::App& app);       // aft soup
 void add_decathlon_command(CLI::App& app);  // aft decathlon-score
 void add_report_command(CLI::App& app);     // aft report
 void add_rank_command(CLI::App& app);       // aft rank
+void add_export_command(CLI::App& app);     // aft export
 
 }  // namespace aft::cli

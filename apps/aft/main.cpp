@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   aft::cli::add_decathlon_command(app);
   aft::cli::add_report_command(app);
   aft::cli::add_rank_command(app);
+  aft::cli::add_export_command(app);
   try {
     app.parse(argc, argv);
     if (show_version) {
