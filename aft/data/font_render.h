@@ -43,6 +43,8 @@ std::string encode_utf8(char32_t c);
 // Each spec is a font file, a folder (its .ttf/.otf/.ttc files, recursively) or a glob
 // (`*`, `?`, `[...]`, `{a,b}`); the result is sorted and unique. A spec that names nothing is an error.
 std::vector<std::string> expand_font_specs(const std::vector<std::string>& specs);
+// --fonts as given on the command line: comma-separated, except inside a glob's {a,b}.
+std::vector<std::string> split_font_specs(const std::string& text);
 
 uint64_t fnv1a(const std::string& s);
 

