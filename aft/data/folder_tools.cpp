@@ -80,8 +80,10 @@ std::string generator_tmp(const std::string& out) {
   return tmp;
 }
 
-void mark_data_dir(const std::string& dir, const std::string& command) {
-  fs::write_json_atomic(dir + "/aft-data.json", {{"written_by", "aft " + command}, {"aft_version", version()}});
+void mark_data_dir(const std::string& dir, const std::string& command, const nlohmann::json& details) {
+  nlohmann::json marker = {{"written_by", "aft " + command}, {"aft_version", version()}};
+  if (details.is_object()) marker.update(details);
+  fs::write_json_atomic(dir + "/aft-data.json", marker);
 }
 
 void materialise_split(const std::string& root, const std::string& out, double val_fraction,

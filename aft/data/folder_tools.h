@@ -26,7 +26,8 @@ void check_data_out(const std::string& out, bool overwrite, const std::string& i
 // Where a generator writes before renaming into place: OUT.tmp.PID, a name only this process
 // uses, so clearing a leftover of it can never remove anyone else's folder.
 std::string generator_tmp(const std::string& out);
-// Writes the marker into a generated folder (before it is renamed into place).
-void mark_data_dir(const std::string& dir, const std::string& command);
+// Writes the marker into a generated folder (before it is renamed into place); `details`
+// (an object: options, class tables) is merged into it, the one file a generator adds.
+void mark_data_dir(const std::string& dir, const std::string& command, const nlohmann::json& details = nullptr);
 
 }  // namespace aft::data

@@ -22,11 +22,13 @@ struct FashionMnistExportOptions {
 
 struct GlyphOptions {
   std::string out;
-  std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";  // one class per character (ASCII)
-  std::vector<std::string> fonts;    // font files; empty: auto_fonts()
-  int64_t test_fonts = 4;            // fonts held out for the test split (chosen by seed)
+  std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";  // one class per character (UTF-8)
+  std::vector<std::string> fonts;    // font files, folders or globs; empty: auto_fonts()
+  int64_t test_fonts = 0;            // fonts held out for the test split (seeded); 0: 4, at most half
   int64_t size = 32;
   int64_t per_font = 10;             // samples per (font, character)
+  int64_t per_class = 0;             // training images per class, a seeded choice of the renders; 0: all
+  int64_t test_per_class = 0;        // test images per class, likewise (independent of per_class); 0: all
   double jitter = 0.1;               // rotation +-jitter rad, scale 1+-jitter, shift +-jitter*size
   uint64_t seed = 0;
   bool overwrite = false;
@@ -44,6 +46,8 @@ GeneratedSummary write_glyphs(const GlyphOptions& options);
 // The .ttf files of fonts-dejavu-core, fonts-liberation, fonts-freefont-ttf and
 // fonts-noto-mono under /usr/share/fonts/truetype, sorted by path.
 std::vector<std::string> auto_fonts();
+// --chars as code points: UTF-8, no spaces or control characters, no repeats.
+std::u32string glyph_chars(const std::string& utf8);
 // Filesystem-safe, case-distinct class name: "U+0041_A" for alphanumerics, "U+002F" otherwise.
 std::string glyph_class_name(char32_t c);
 // One jittered sample (grayscale, size*size, white on black); sample_seed picks the jitter.

@@ -1,4 +1,5 @@
-// aft data fashion-mnist | glyphs | split | info | bench: prepare, inspect and time data.
+// aft data fashion-mnist | glyphs | split | info | bench: prepare, inspect and time data
+// (the transfer suite's targets are in cmd_data_targets.cpp).
 // Each callback validates its options, calls the library, and prints a short summary.
 #include <chrono>
 #include <iostream>
@@ -7,6 +8,7 @@
 #include "aft/core/error.h"
 #include "aft/core/parse.h"
 #include "aft/data/folder_tools.h"
+#include "aft/data/font_render.h"
 #include "aft/data/generators.h"
 #include "aft/data/loader.h"
 #include "aft/data/splits.h"
@@ -64,16 +66,18 @@ void add_glyphs(CLI::App& data) {
   auto fonts = std::make_shared<std::string>("auto");
   auto* cmd = data.add_subcommand("glyphs", "render printed characters with FreeType; train/test split by font");
   cmd->add_option("--out", o->out, "output folder (written as OUT.tmp.PID, then renamed)")->required();
-  cmd->add_option("--chars", o->chars, "characters, one class each")->capture_default_str();
-  cmd->add_option("--fonts", *fonts, "comma-separated font files, or 'auto' (Debian's DejaVu, Liberation, FreeFont, Noto Mono)")->capture_default_str();
-  cmd->add_option("--test-fonts", o->test_fonts, "fonts held out for test (seeded choice)")->capture_default_str();
+  cmd->add_option("--chars", o->chars, "characters (UTF-8, any script), one class each; a font lacking one is skipped for it")->capture_default_str();
+  cmd->add_option("--fonts", *fonts, "comma-separated font files, folders or globs (e.g. '/usr/share/fonts/truetype/noto/NotoS*Georgian-*.ttf'), or 'auto' (Debian's DejaVu, Liberation, FreeFont, Noto Mono)")->capture_default_str();
+  cmd->add_option("--test-fonts", o->test_fonts, "fonts held out for test (seeded choice); 0: 4, at most half the fonts")->capture_default_str();
   cmd->add_option("--size", o->size, "image side in pixels")->capture_default_str();
   cmd->add_option("--per-font", o->per_font, "jittered samples per font and character")->capture_default_str();
+  cmd->add_option("--per-class", o->per_class, "training images per class, a seeded choice of the training fonts' renders (0: all)")->capture_default_str();
+  cmd->add_option("--test-per-class", o->test_per_class, "test images per class, a seeded choice of the test fonts' renders (0: all)")->capture_default_str();
   cmd->add_option("--jitter", o->jitter, "rotation (rad), relative scale and shift amplitude")->capture_default_str();
   cmd->add_option("--seed", o->seed, "random seed")->capture_default_str();
   cmd->add_flag("--overwrite", o->overwrite, "replace OUT if it exists");
   cmd->callback([o, fonts] {
-    if (*fonts != "auto") o->fonts = split_list(*fonts);
+    if (*fonts != "auto") o->fonts = data::split_font_specs(*fonts);
     print_summary(o->out, data::write_glyphs(*o));
   });
 }
@@ -167,10 +171,12 @@ void add_bench(CLI::App& data) {
 }  // namespace
 
 void add_data_command(CLI::App& app) {
-  auto* data = app.add_subcommand("data", "prepare and inspect data: fashion-mnist, glyphs, split, info, bench");
+  auto* data = app.add_subcommand(
+      "data", "prepare and inspect data: fashion-mnist, glyphs, mnist, opencv-digits, lfw-faces, chars, split, info, bench");
   data->require_subcommand(1);
   add_fashion_mnist(*data);
   add_glyphs(*data);
+  add_data_target_commands(*data);
   add_split(*data);
   add_info(*data);
   add_bench(*data);

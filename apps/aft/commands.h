@@ -11,6 +11,7 @@ void add_models_command(CLI::App& app);     // aft models
 void add_methods_command(CLI::App& app);    // aft methods
 void add_forward_command(CLI::App& app);    // aft forward
 void add_data_command(CLI::App& app);       // aft data ...
+void add_data_target_commands(CLI::App& data);  // aft data mnist|opencv-digits|lfw-faces|chars
 // method_hint: the --method value found in argv, so its options can be registered.
 void add_train_commands(CLI::App& app, const std::string& method_hint);  // aft pretrain / finetune
 void add_eval_commands(CLI::App& app);      // aft eval / predict
