@@ -55,11 +55,12 @@ void AutoOptions::validate() const {
   check(budget > 0 && budget <= 1000, "--budget ", budget, ": expected a positive number of full fine-tunes");
   check(folds >= 0 && folds <= 10, "--folds ", folds, ": expected 0 (automatic) or 1-10");
   check(first_rung >= 0, "--first-rung ", first_rung, ": expected >= 0");
-  if (!candidates.empty()) resolve("resnet18");  // unknown labels fail now, not mid-race
+  if (!candidates.empty()) resolve("");  // unknown labels fail now, not mid-race
 }
 
 std::vector<AutoCandidate> AutoOptions::resolve(const std::string& arch) const {
-  auto fits = [&](const AutoCandidate& c) { return arch.rfind(c.arch_prefix, 0) == 0; };
+  // An empty arch checks the labels alone (validate(), before the model is known).
+  auto fits = [&](const AutoCandidate& c) { return arch.empty() || arch.rfind(c.arch_prefix, 0) == 0; };
   std::vector<AutoCandidate> out;
   auto take = [&](const AutoCandidate& c) {
     if (!fits(c)) return;
