@@ -135,7 +135,11 @@ nlohmann::json run_job(JobSpec& spec) {
   data_options.skip_bad = spec.train.skip_bad;
   train::TrainData task{data::open_splits(data_options), nullptr, nullptr};
   const auto tf = resolve_transform(spec.train, task.splits);
-  task.train_transform = data::make_preset(tf.preset, true, tf.size);
+  data::AugmentSpec augment;
+  augment.policy = spec.train.augment;
+  augment.num_ops = spec.train.ra_ops;
+  augment.magnitude = spec.train.ra_magnitude;
+  task.train_transform = data::make_preset(tf.preset, true, tf.size, augment);
   task.eval_transform = data::make_preset(tf.preset, false, tf.size);
   const auto classes = static_cast<int64_t>(task.splits.classes.size());
   const auto image_size = task.eval_transform->output_size();

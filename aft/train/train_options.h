@@ -44,6 +44,9 @@ struct TrainOptions : RuntimeOptions {
   bool channels_last = false;
   std::string transform = "auto";   // data preset; auto: small for <=64 px data, imagenet224 otherwise
   int64_t image_size = 0;           // transform output size; 0 = the preset's / model's default
+  std::string augment = "none";     // none|randaugment|trivialaugment, after the crop/flip (train only)
+  int64_t ra_ops = 2;               // RandAugment: ops per image
+  int64_t ra_magnitude = 9;         // RandAugment: magnitude bin, 0-30
   double val_fraction = 0.1;
   int64_t shots = 0;
   bool keep_best = false;           // restore the best-validation weights before the test
