@@ -83,6 +83,10 @@ void TrainOptions::visit(OptionVisitor& v) {
           balance);
   v.field("drop-path", "ViT stochastic depth: the last block's drop rate, rising linearly from 0 at the first (0 = off)",
           drop_path);
+  v.field("sync-bn",
+          "synchronised batch norm: with several processes, batch norms normalise with the statistics of the "
+          "whole global batch (torch.nn.SyncBatchNorm); with one process they already do, and it changes nothing",
+          sync_bn);
   v.field("layer-decay",
           "layer-wise rate decay D: a layer l below the head trains at D^l x the rate, l counted over the "
           "layers (block-level units) that have trainable tensors; 1 = off",

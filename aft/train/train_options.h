@@ -58,6 +58,7 @@ struct TrainOptions : RuntimeOptions {
   double cutmix = 0;                // cutmix's Beta(alpha, alpha); 0 = off
   std::string balance = "off";      // off|loss|sampler: class weights in the loss, or drawn evenly
   double drop_path = 0;             // ViT stochastic depth rate of the last block (0 = off)
+  bool sync_bn = false;             // batch norm over all processes' samples (data-parallel runs)
   double layer_decay = 1;           // rate of layer l: D^(L - l) x the rate, over trainable layers; 1 = off
   int64_t seed = 0;
   bool skip_bad = false;

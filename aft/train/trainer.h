@@ -30,6 +30,8 @@ class TbWriter;
 
 namespace aft::train {
 
+class SyncBatchNormScope;
+
 struct TrainData {
   data::Splits splits;
   data::TransformPtr train_transform;
@@ -135,6 +137,7 @@ class Trainer {
   std::map<std::string, torch::Tensor> ema_;  // --ema: the average, by state-dict name
   LossScaler scaler_{false};  // fp16 on CUDA only; lives across epochs and in the checkpoint
   std::unique_ptr<dist::GradientSync> grad_sync_;  // set only with a group of several processes
+  std::unique_ptr<SyncBatchNormScope> sync_bn_;    // --sync-bn with several processes
 };
 
 }  // namespace aft::train
