@@ -18,19 +18,24 @@ torch::Tensor SyncBatchNorm::forward(torch::nn::BatchNorm2dImpl& bn, const torch
   // Statistics in float (also under fp16/bf16 autocast, as torch's batch norm keeps them).
   const torch::Tensor xf = x.scalar_type() == torch::kFloat64 ? x : x.to(torch::kFloat32);
   const double n = static_cast<double>(x.numel() / std::max<int64_t>(channels, 1));
-  // Per rank: count, sum and sum of squares about the global origin, each from this rank's
-  // own (stable) mean and centred variance, in double so that var = E[x^2] - mean^2 over all
-  // ranks loses nothing to cancellation.
+  // Each rank's count, mean and (biased) variance go to every rank, each in its own row of a
+  // summed [world, 1 + 2C] table (an all-gather made of the one differentiable all-reduce),
+  // and are combined as torch.nn.SyncBatchNorm does: var = sum n_r (v_r + (m_r - mean)^2) / N.
+  // E[x^2] - mean^2 instead would cancel catastrophically where the mean dwarfs the spread.
   auto [var_r, mean_r] = torch::var_mean(xf, {0, 2, 3}, /*unbiased=*/false, /*keepdim=*/false);
-  const torch::Tensor m = mean_r.to(torch::kFloat64), v = var_r.to(torch::kFloat64);
-  const torch::Tensor local = torch::cat(
-      {m * n, (v + m * m) * n, torch::full({1}, n, torch::TensorOptions().dtype(torch::kFloat64).device(x.device()))});
-  const torch::Tensor total = dist::differentiable_allreduce_sum(*group_, local);
-  const torch::Tensor count = total.slice(0, 2 * channels, 2 * channels + 1);
-  const double count_value = count.item<double>();
+  const auto f64 = torch::TensorOptions().dtype(torch::kFloat64).device(x.device());
+  const int64_t world = group_->world(), rank = group_->rank(), width = 1 + 2 * channels;
+  const torch::Tensor row = torch::cat({torch::full({1}, n, f64), mean_r.to(torch::kFloat64), var_r.to(torch::kFloat64)});
+  const torch::Tensor table = dist::differentiable_allreduce_sum(
+      *group_, torch::cat({torch::zeros({rank * width}, f64), row, torch::zeros({(world - 1 - rank) * width}, f64)})
+                   .view({world, width}));
+  const torch::Tensor counts = table.select(1, 0).detach();  // [world]
+  const double count_value = counts.sum().item<double>();
   check(count_value > 1, "--sync-bn: expected more than 1 value per channel when training, got ", count_value);
-  const torch::Tensor mean = total.slice(0, 0, channels) / count_value;
-  const torch::Tensor var = (total.slice(0, channels, 2 * channels) / count_value - mean * mean).clamp_min(0.0);
+  const torch::Tensor w = (counts / count_value).unsqueeze(1);  // [world, 1]
+  const torch::Tensor means = table.slice(1, 1, 1 + channels), vars = table.slice(1, 1 + channels, width);
+  const torch::Tensor mean = (w * means).sum(0);
+  const torch::Tensor var = (w * (vars + (means - mean).pow(2))).sum(0);
 
   if (bn.is_training() && o.track_running_stats() && bn.running_mean.defined()) {
     torch::NoGradGuard no_grad;

@@ -1,7 +1,7 @@
 // --sync-bn: batch norms that normalise with the statistics of the global batch, all ranks'
-// samples together, as torch.nn.SyncBatchNorm does. Each rank all-reduces its per-channel
-// count, sum and centred sum of squares; the backward pass runs through the same all-reduce,
-// so gradients are those of one process holding the whole batch.
+// samples together, as torch.nn.SyncBatchNorm does. Each rank shares its per-channel count,
+// mean and variance through a differentiable all-reduce, so the backward pass runs through
+// it too and gradients are those of one process holding the whole batch.
 #pragma once
 #include <torch/nn/module.h>
 
