@@ -1,11 +1,13 @@
 // One transform class covers every preset: (optional random crop box) -> resize -> output
-// window (centre / random / padded) -> optional flip -> normalise, fused so that only the
-// kept pixels are resampled and the float tensor is written once, in CHW order.
+// window (centre / random / padded) -> optional flip -> optional RandAugment/TrivialAugment
+// -> normalise, fused so that only the kept pixels are resampled and the float tensor is
+// written once, in CHW order.
 #include "aft/data/transforms.h"
 
 #include <cmath>
 
 #include "aft/core/error.h"
+#include "aft/data/auto_augment.h"
 #include "aft/data/image_ops.h"
 #include "aft/data/random.h"
 
@@ -28,6 +30,7 @@ struct Recipe {
   bool flip = false;
   int64_t size = 0;
   std::string name;
+  std::shared_ptr<const AutoAugment> augment;  // train only; null: none
 };
 
 class PresetTransform : public Transform {
@@ -36,7 +39,9 @@ class PresetTransform : public Transform {
 
   int64_t output_size() const override { return r_.size; }
   std::string describe() const override { return r_.name; }
-  bool random() const override { return r_.random_resized_crop || r_.flip || r_.window == Window::kRandom; }
+  bool random() const override {
+    return r_.random_resized_crop || r_.flip || r_.window == Window::kRandom || r_.augment != nullptr;
+  }
 
   int64_t min_side_hint() const override {
     // A RandomResizedCrop may keep only sqrt(0.08) of the shorter side; decoding at least
@@ -67,29 +72,39 @@ class PresetTransform : public Transform {
     thread_local std::vector<uint8_t> buffer;
     buffer.resize(static_cast<size_t>(std::max<int64_t>(inside.h, 0) * std::max<int64_t>(inside.w, 0) * 3));
     if (inside.h > 0 && inside.w > 0) resize_region(image, crop, rh, rw, inside, buffer.data());
+    // The output window as a uint8 image (padding black, flipped): what torchvision's
+    // geometric transforms hand to the next one.
+    thread_local Image canvas;
+    canvas.height = canvas.width = s;
+    canvas.pixels.resize(static_cast<size_t>(s * s * 3));
+    for (int64_t y = 0; y < s; ++y) {
+      const int64_t iy = top + y - inside.y;
+      const bool row_in = iy >= 0 && iy < inside.h;
+      for (int64_t x = 0; x < s; ++x) {
+        const int64_t ix = left + (flip ? s - 1 - x : x) - inside.x;
+        uint8_t* o = canvas.pixels.data() + (y * s + x) * 3;
+        if (row_in && ix >= 0 && ix < inside.w) {
+          const uint8_t* p = buffer.data() + (iy * inside.w + ix) * 3;
+          o[0] = p[0], o[1] = p[1], o[2] = p[2];
+        } else {
+          o[0] = o[1] = o[2] = 0;
+        }
+      }
+    }
+    // RandAugment / TrivialAugment come after the crop and flip and before ToTensor +
+    // Normalize, where torchvision's and timm's recipes put them (on the output-size image).
+    const Image& pixels = r_.augment ? (canvas = r_.augment->apply(canvas, rng)) : canvas;
     float scale[3], bias[3];
     for (int c = 0; c < 3; ++c) {
       scale[c] = 1.0f / (255.0f * kStd[c]);
       bias[c] = -kMean[c] / kStd[c];
     }
     const int64_t plane = s * s;
-    for (int64_t y = 0; y < s; ++y) {
-      const int64_t iy = top + y - inside.y;
-      const bool row_in = iy >= 0 && iy < inside.h;
-      for (int64_t x = 0; x < s; ++x) {
-        const int64_t ix = left + (flip ? s - 1 - x : x) - inside.x;
-        const int64_t o = y * s + x;
-        if (row_in && ix >= 0 && ix < inside.w) {
-          const uint8_t* p = buffer.data() + (iy * inside.w + ix) * 3;
-          out[o] = p[0] * scale[0] + bias[0];
-          out[plane + o] = p[1] * scale[1] + bias[1];
-          out[2 * plane + o] = p[2] * scale[2] + bias[2];
-        } else {
-          out[o] = bias[0];
-          out[plane + o] = bias[1];
-          out[2 * plane + o] = bias[2];
-        }
-      }
+    for (int64_t o = 0; o < plane; ++o) {
+      const uint8_t* p = pixels.pixels.data() + o * 3;
+      out[o] = p[0] * scale[0] + bias[0];
+      out[plane + o] = p[1] * scale[1] + bias[1];
+      out[2 * plane + o] = p[2] * scale[2] + bias[2];
     }
   }
 
@@ -146,7 +161,7 @@ std::vector<std::string> preset_names() {
   return {"imagenet224", "decathlon72", "small", "small-noflip", "none"};
 }
 
-TransformPtr make_preset(const std::string& name, bool train, int64_t size) {
+TransformPtr make_preset(const std::string& name, bool train, int64_t size, const AugmentSpec& augment) {
   check(size >= 0, "transform size must be >= 0, got ", size);
   Recipe r;
   const std::string suffix = "+Normalize";
@@ -184,6 +199,10 @@ TransformPtr make_preset(const std::string& name, bool train, int64_t size) {
     std::string valid;
     for (const auto& n : preset_names()) valid += (valid.empty() ? "" : ", ") + n;
     fail("unknown transform preset '", name, "' (valid: ", valid, ")");
+  }
+  if (train && augment.enabled()) {
+    r.augment = std::make_shared<const AutoAugment>(augment, r.size, r.size);
+    r.name += "+" + r.augment->describe();
   }
   r.name += suffix;
   return std::make_shared<PresetTransform>(std::move(r));

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "aft/data/auto_augment.h"
 #include "aft/data/dataset.h"
 #include "aft/data/image_ops.h"
 
@@ -40,8 +41,9 @@ using TransformPtr = std::shared_ptr<const Transform>;
 //   small         train Resize(S) if needed + RandomCrop(S, padding 4) + flip; test Resize(S) + CenterCrop(S). S=32
 //   small-noflip  as small without the flip (characters: a mirror changes the class)
 //   none          Resize(S) + CenterCrop(S) for train and test, no augmentation. S=224
-// `size` (> 0) overrides S.
-TransformPtr make_preset(const std::string& name, bool train, int64_t size = 0);
+// `size` (> 0) overrides S. `augment` (train only) inserts RandAugment or TrivialAugmentWide
+// on the S x S uint8 image after the crop/flip, before ToTensor + Normalize.
+TransformPtr make_preset(const std::string& name, bool train, int64_t size = 0, const AugmentSpec& augment = {});
 std::vector<std::string> preset_names();
 
 // torchvision's RandomResizedCrop.get_params (scale 0.08-1, ratio 3/4-4/3 log-uniform, ten

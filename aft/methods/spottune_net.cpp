@@ -33,7 +33,7 @@ PolicyNet::PolicyNet(int64_t num_blocks, double width) : num_blocks_(num_blocks)
     torch::NoGradGuard no_grad;
     torch::nn::init::kaiming_normal_(conv1_->weight, 0.0, torch::kFanOut, torch::kReLU);
   }
-  bn1_ = register_module("bn1", torch::nn::BatchNorm2d(in));
+  bn1_ = register_module("bn1", models::BatchNorm2d(in));
   const int64_t planes[] = {64, 128, 256};
   for (int s = 0; s < 3; ++s) {
     const int64_t out = channels(planes[s]);
@@ -41,7 +41,7 @@ PolicyNet::PolicyNet(int64_t num_blocks, double width) : num_blocks_(num_blocks)
     blocks_.push_back(register_module("layer" + std::to_string(s + 1), block));
     in = out;
   }
-  final_bn_ = register_module("final_bn", torch::nn::BatchNorm2d(in));
+  final_bn_ = register_module("final_bn", models::BatchNorm2d(in));
   fc_ = register_module("fc", torch::nn::Linear(in, 2 * num_blocks));
 }
 

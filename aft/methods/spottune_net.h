@@ -34,7 +34,7 @@ class PolicyNet : public torch::nn::Module {
  private:
   int64_t num_blocks_;
   torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr}, final_bn_{nullptr};
+  models::BatchNorm2d bn1_{nullptr}, final_bn_{nullptr};  // synchronised under --sync-bn
   std::vector<std::shared_ptr<models::BasicBlock>> blocks_;
   torch::nn::Linear fc_{nullptr};
 };

@@ -23,7 +23,7 @@ torch::nn::Conv2d conv3x3(int64_t in, int64_t out, int64_t stride) { return make
 torch::nn::Conv2d conv1x1(int64_t in, int64_t out, int64_t stride) { return make_conv(in, out, 1, stride, 0); }
 
 torch::nn::Sequential make_downsample(torch::nn::Module& owner, int64_t in, int64_t out, int64_t stride) {
-  torch::nn::Sequential seq(conv1x1(in, out, stride), torch::nn::BatchNorm2d(out));
+  torch::nn::Sequential seq(conv1x1(in, out, stride), BatchNorm2d(out));
   return owner.register_module("downsample", seq);
 }
 
@@ -60,9 +60,9 @@ Layout layout_of(const std::string& arch) {
 BasicBlock::BasicBlock(int64_t in, int64_t planes, int64_t stride, Shortcut kind)
     : in_(in), planes_(planes), stride_(stride), kind_(kind) {
   conv1_ = register_module("conv1", conv3x3(in, planes, stride));
-  bn1_ = register_module("bn1", torch::nn::BatchNorm2d(planes));
+  bn1_ = register_module("bn1", BatchNorm2d(planes));
   conv2_ = register_module("conv2", conv3x3(planes, planes, 1));
-  bn2_ = register_module("bn2", torch::nn::BatchNorm2d(planes));
+  bn2_ = register_module("bn2", BatchNorm2d(planes));
   if (kind == Shortcut::projection && (stride != 1 || in != planes)) {
     downsample_ = make_downsample(*this, in, planes, stride);
   }
@@ -105,11 +105,11 @@ std::vector<std::string> BasicBlock::downsample_names() const {
 Bottleneck::Bottleneck(int64_t in, int64_t planes, int64_t stride) : in_(in), planes_(planes), stride_(stride) {
   const int64_t out = planes * kExpansion;
   conv1_ = register_module("conv1", conv1x1(in, planes, 1));
-  bn1_ = register_module("bn1", torch::nn::BatchNorm2d(planes));
+  bn1_ = register_module("bn1", BatchNorm2d(planes));
   conv2_ = register_module("conv2", conv3x3(planes, planes, stride));
-  bn2_ = register_module("bn2", torch::nn::BatchNorm2d(planes));
+  bn2_ = register_module("bn2", BatchNorm2d(planes));
   conv3_ = register_module("conv3", conv1x1(planes, out, 1));
-  bn3_ = register_module("bn3", torch::nn::BatchNorm2d(out));
+  bn3_ = register_module("bn3", BatchNorm2d(out));
   if (stride != 1 || in != out) downsample_ = make_downsample(*this, in, out, stride);
 }
 
@@ -159,7 +159,7 @@ ResNet::ResNet(const ModelConfig& config) : VisionModel(config) {
     in = base;
     conv1_ = register_module("conv1", small_stem_ ? conv3x3(3, in, 1) : make_conv(3, in, 7, 2, 3));
   }
-  bn1_ = register_module("bn1", torch::nn::BatchNorm2d(in));
+  bn1_ = register_module("bn1", BatchNorm2d(in));
 
   for (size_t s = 0; s < layout.depths.size(); ++s) {
     const int64_t planes = base << s;
@@ -184,7 +184,7 @@ ResNet::ResNet(const ModelConfig& config) : VisionModel(config) {
     }
   }
   feature_dim_ = in;
-  if (resnet26_) final_bn_ = register_module("final_bn", torch::nn::BatchNorm2d(in));
+  if (resnet26_) final_bn_ = register_module("final_bn", BatchNorm2d(in));
   fc_ = register_module("fc", torch::nn::Linear(in, config.num_classes));
 }
 

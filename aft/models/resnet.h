@@ -2,7 +2,6 @@
 // with torchvision's parameter and buffer names. Residual blocks share one base class so a
 // method can run a frozen and a tuned copy of each block (SpotTune) around the same stem/head.
 #pragma once
-#include <torch/nn/modules/batchnorm.h>
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/modules/conv.h>
@@ -12,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "aft/models/batch_norm.h"
 #include "aft/models/model.h"
 
 namespace aft::models {
@@ -52,7 +52,7 @@ class BasicBlock : public ResidualBlock {
   int64_t in_, planes_, stride_;
   Shortcut kind_;
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
+  BatchNorm2d bn1_{nullptr}, bn2_{nullptr};
   torch::nn::Sequential downsample_{nullptr};
 };
 
@@ -70,7 +70,7 @@ class Bottleneck : public ResidualBlock {
  private:
   int64_t in_, planes_, stride_;
   torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
+  BatchNorm2d bn1_{nullptr}, bn2_{nullptr}, bn3_{nullptr};
   torch::nn::Sequential downsample_{nullptr};
 };
 
@@ -101,8 +101,8 @@ class ResNet : public VisionModel {
   bool small_stem_ = false;
   int64_t feature_dim_ = 0;
   torch::nn::Conv2d conv1_{nullptr};
-  torch::nn::BatchNorm2d bn1_{nullptr};
-  torch::nn::BatchNorm2d final_bn_{nullptr};  // ResNet-26 only: BN -> ReLU before pooling
+  BatchNorm2d bn1_{nullptr};
+  BatchNorm2d final_bn_{nullptr};  // ResNet-26 only: BN -> ReLU before pooling
   torch::nn::Linear fc_{nullptr};
   std::vector<std::shared_ptr<ResidualBlock>> blocks_;
   std::vector<std::string> block_names_;

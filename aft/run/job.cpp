@@ -111,7 +111,11 @@ JobInputs open_job_inputs(const JobSpec& spec, bool own_model) {
   in.task = train::TrainData{data::open_splits(data_options), nullptr, nullptr};
   in.transform = resolve_transform(spec.train, in.task.splits);
   const auto& tf = in.transform;
-  in.task.train_transform = data::make_preset(tf.preset, true, tf.size);
+  data::AugmentSpec augment;
+  augment.policy = spec.train.augment;
+  augment.num_ops = spec.train.ra_ops;
+  augment.magnitude = spec.train.ra_magnitude;
+  in.task.train_transform = data::make_preset(tf.preset, true, tf.size, augment);
   in.task.eval_transform = data::make_preset(tf.preset, false, tf.size);
   in.classes = static_cast<int64_t>(in.task.splits.classes.size());
   in.image_size = in.task.eval_transform->output_size();

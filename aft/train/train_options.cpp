@@ -51,6 +51,12 @@ void TrainOptions::visit(OptionVisitor& v) {
   v.field("channels-last", "channels-last memory format", channels_last);
   v.field("transform", "data preset: auto|small|small-noflip|imagenet224|decathlon72|none", transform);
   v.field("image-size", "transform output size (0 = preset default)", image_size);
+  v.field("augment",
+          "none|randaugment|trivialaugment: torchvision's RandAugment or TrivialAugmentWide (31 magnitude bins, "
+          "nearest, fill 0) on training images, after the preset's crop/flip, before normalising",
+          augment);
+  v.field("ra-ops", "RandAugment: ops applied to each image (torchvision's num_ops)", ra_ops);
+  v.field("ra-magnitude", "RandAugment: magnitude bin of every op, 0-30 (torchvision's magnitude)", ra_magnitude);
   v.field("val-fraction", "fraction of each training class held out for validation", val_fraction);
   v.field("shots", "training images per class (0 = all)", shots);
   v.field("keep-best", "restore the best-validation epoch's weights before testing", keep_best);
@@ -77,6 +83,10 @@ void TrainOptions::visit(OptionVisitor& v) {
           balance);
   v.field("drop-path", "ViT stochastic depth: the last block's drop rate, rising linearly from 0 at the first (0 = off)",
           drop_path);
+  v.field("sync-bn",
+          "synchronised batch norm: with several processes, batch norms normalise with the statistics of the "
+          "whole global batch (torch.nn.SyncBatchNorm); with one process they already do, and it changes nothing",
+          sync_bn);
   v.field("layer-decay",
           "layer-wise rate decay D: a layer l below the head trains at D^l x the rate, l counted over the "
           "layers (block-level units) that have trainable tensors; 1 = off",
@@ -132,6 +142,9 @@ void TrainOptions::validate() const {
   check(image_size == 0 || (image_size >= 16 && image_size <= 4096), "--image-size ", image_size,
         ": must be 0 (the preset's) or between 16 and 4096 pixels");
 
+  check_choice("--augment", augment, {"none", "randaugment", "trivialaugment"});
+  check(ra_ops >= 1 && ra_ops <= 16, "--ra-ops ", ra_ops, ": must be in [1, 16]");
+  check(ra_magnitude >= 0 && ra_magnitude <= 30, "--ra-magnitude ", ra_magnitude, ": must be in [0, 30] (31 bins)");
   check_choice("--schedule", schedule, {"constant", "step", "multistep", "cosine"});
   check_choice("--amp", amp, {"off", "bf16", "fp16"});
   check(val_fraction >= 0 && val_fraction < 1, "--val-fraction ", val_fraction, ": must be in [0, 1)");

@@ -44,6 +44,9 @@ struct TrainOptions : RuntimeOptions {
   bool channels_last = false;
   std::string transform = "auto";   // data preset; auto: small for <=64 px data, imagenet224 otherwise
   int64_t image_size = 0;           // transform output size; 0 = the preset's / model's default
+  std::string augment = "none";     // none|randaugment|trivialaugment, after the crop/flip (train only)
+  int64_t ra_ops = 2;               // RandAugment: ops per image
+  int64_t ra_magnitude = 9;         // RandAugment: magnitude bin, 0-30
   double val_fraction = 0.1;
   int64_t shots = 0;
   bool keep_best = false;           // restore the best-validation weights before the test
@@ -55,6 +58,7 @@ struct TrainOptions : RuntimeOptions {
   double cutmix = 0;                // cutmix's Beta(alpha, alpha); 0 = off
   std::string balance = "off";      // off|loss|sampler: class weights in the loss, or drawn evenly
   double drop_path = 0;             // ViT stochastic depth rate of the last block (0 = off)
+  bool sync_bn = false;             // batch norm over all processes' samples (data-parallel runs)
   double layer_decay = 1;           // rate of layer l: D^(L - l) x the rate, over trainable layers; 1 = off
   int64_t seed = 0;
   bool skip_bad = false;

@@ -19,6 +19,7 @@
 #include "aft/train/evaluate.h"
 #include "aft/train/layer_decay.h"
 #include "aft/train/schedule.h"
+#include "aft/train/sync_batch_norm.h"
 
 namespace aft::train {
 namespace {
@@ -128,11 +129,15 @@ void Trainer::setup() {
           "evenly over ", world, " processes");
     dist::broadcast_module(*hooks_.dist, *module);  // every rank starts from rank 0's weights
     grad_sync_ = std::make_unique<dist::GradientSync>(hooks_.dist, trainable_);
+    if (options_.sync_bn) sync_bn_ = std::make_unique<SyncBatchNormScope>(*module, hooks_.dist);
     if (!hooks_.dist->is_main()) {
       hooks_.quiet = true;
       hooks_.metrics_path.clear();
       hooks_.tb.reset();
     }
+  }
+  if (options_.sync_bn && world == 1 && !hooks_.quiet) {
+    log::info("--sync-bn: one process, whose batch norms already see the whole batch; nothing to synchronise");
   }
   data::LoaderOptions lo;
   lo.batch_size = options_.batch_size / world;

@@ -30,6 +30,8 @@ class TbWriter;
 
 namespace aft::train {
 
+class SyncBatchNormScope;
+
 struct TrainData {
   data::Splits splits;
   data::TransformPtr train_transform;
@@ -136,6 +138,7 @@ class Trainer {
   double step_cost_ = 1.0;  // work.h: this learner's step relative to full fine-tuning
   LossScaler scaler_{false};  // fp16 on CUDA only; lives across epochs and in the checkpoint
   std::unique_ptr<dist::GradientSync> grad_sync_;  // set only with a group of several processes
+  std::unique_ptr<SyncBatchNormScope> sync_bn_;    // --sync-bn with several processes
 };
 
 }  // namespace aft::train

@@ -162,3 +162,25 @@ TEST_F(Cli, MultisourceNeedsTwoSourcesAndNoWeights) {
 }
 
 }  // namespace
+
+namespace {
+
+// --augment is a training option like the others: it reaches config.json, --help shows it,
+// and an unknown policy is one error line.
+TEST_F(Cli, AugmentIsRecordedInConfig) {
+  auto r = run("finetune --method full --weights " + dir_ + "/src --data " + dir_ + "/fm --out " + dir_ +
+               "/ta --epochs 1 --batch-size 16 --threads 1 --quiet --augment trivialaugment");
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto config = aft::fs::read_json(dir_ + "/ta/config.json");
+  EXPECT_EQ(config.at("train").at("augment"), "trivialaugment");
+  EXPECT_EQ(config.at("train").at("ra-ops"), 2);
+  EXPECT_EQ(config.at("train").at("ra-magnitude"), 9);
+  r = run("finetune --help");
+  EXPECT_NE(r.output.find("--augment"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--ra-magnitude"), std::string::npos) << r.output;
+  expect_one_line_error(run("finetune --method full --weights " + dir_ + "/src --data " + dir_ + "/fm --out " + dir_ +
+                            "/aa --quiet --augment autoaugment"),
+                        "trivialaugment");
+}
+
+}  // namespace
