@@ -292,12 +292,57 @@ void multisource(Page& page, const json& mr, const std::string& prefix) {
 
 }  // namespace
 
+// --method auto: each candidate's validation fitness per rung (a line per candidate, ending where
+// it was cut), the winner, its margin and the budget spent.
+void race(Page& page, const json& mr, const std::string& prefix) {
+  const json& rungs = at_or_null(mr, "rungs");
+  const json& candidates = at_or_null(mr, "candidates");
+  if (!rungs.is_array() || !candidates.is_array() || rungs.empty()) return;
+  page.heading(3, "The race (--method auto)", prefix + "-race");
+  page.paragraph("Winner " + text_of(at_or_null(mr, "winner")) + ": validation " +
+                     format_number(at_or_null(mr, "winner_fitness")) + " ± " +
+                     format_number(at_or_null(mr, "winner_spread")) + ", margin over the runner-up " +
+                     format_number(at_or_null(mr, "margin")) + "; " + text_of(at_or_null(mr, "folds")) +
+                     " fold(s); budget spent " + format_number(at_or_null(mr, "spent"), 2) + " of " +
+                     format_number(at_or_null(mr, "budget"), 2) + " full fine-tunes; stopped: " +
+                     text_of(at_or_null(mr, "stopped")) + ".",
+                 "note");
+  json labels = json::array();
+  for (const auto& r : rungs) labels.push_back(text_of(at_or_null(r, "epochs")) + " epochs");
+  json datasets = json::array();
+  std::vector<std::vector<std::string>> rows;
+  size_t i = 0;
+  for (const auto& c : candidates) {
+    const auto label = text_of(at_or_null(c, "label"));
+    json data = json::array();
+    std::vector<std::string> row = {label + (label == text_of(at_or_null(mr, "winner")) ? " (winner)" : "")};
+    for (const auto& r : rungs) {
+      const json& fit = at_or_null(r, "fitness");
+      const bool raced = fit.is_object() && fit.contains(label);
+      data.push_back(raced ? fit.at(label) : json());
+      row.push_back(raced ? format_number(fit.at(label)) : "cut");
+    }
+    row.push_back(format_count(at_or_null(c, "trainable_params")));
+    rows.push_back(row);
+    datasets.push_back({{"label", label}, {"data", data}, {"borderColor", palette(i)}, {"backgroundColor", palette(i)},
+                        {"spanGaps", false}});
+    ++i;
+  }
+  page.chart(prefix + "-race-chart", "validation accuracy per rung",
+             {{"type", "line"}, {"data", {{"labels", labels}, {"datasets", datasets}}}, {"options", axes("rung", "validation accuracy")}});
+  std::vector<std::string> header = {"candidate"};
+  for (const auto& l : labels) header.push_back(l.get<std::string>());
+  header.push_back("trainable");
+  page.table(header, rows, "race");
+}
+
 void add_method_sections(Page& page, const RunFiles& run, const std::string& prefix) {
   const json& mr = at_or_null(run.summary, "method_report");
   contribution(page, mr, prefix);
   partial(page, mr, prefix);
   spottune(page, mr, at_or_null(run.config, "classes"), prefix);
   multisource(page, mr, prefix);
+  race(page, mr, prefix);
   test_metrics(page, at_or_null(run.summary, "test_metrics"), at_or_null(run.config, "classes"), prefix);
   if (mr.is_object() && !mr.empty()) {
     page.raw("<details class=\"raw\"><summary>method_report (all of summary.json's findings)</summary><pre>" +

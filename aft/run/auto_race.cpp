@@ -160,6 +160,13 @@ class Race {
       dir = dir_ + "/race/" + e.candidate.label + "/all";
       data.splits.train_indices = pool_;
       data.splits.val_indices.clear();
+      // What the winner's prepare() chose on fold 0 (angles, ratios) carries over: the
+      // retraining has no validation split to choose by again.
+      const auto chosen = dir_ + "/race/" + e.candidate.label + "/fold0/prepared.json";
+      fs::create_directories(dir);
+      if (!fs::exists(dir + "/prepared.json") && fs::exists(chosen)) {
+        fs::write_json_atomic(dir + "/prepared.json", fs::read_json(chosen));
+      }
     } else {
       dir = dir_ + "/race/" + e.candidate.label + "/fold0";
       data = fold_data(0);

@@ -22,11 +22,17 @@ struct TrainCommand {
 };
 
 void print_summary(const nlohmann::json& s, const std::string& out) {
-  std::cout << std::fixed << std::setprecision(4) << "method " << s.at("method").get<std::string>() << "  model "
-            << s.at("model").get<std::string>() << "\n"
+  std::cout << std::fixed << std::setprecision(4) << "method " << s.at("method").get<std::string>();
+  if (s.contains("chosen")) std::cout << " (chose " << s.at("chosen").get<std::string>() << ")";
+  std::cout << "  model " << s.at("model").get<std::string>() << "\n"
             << "test accuracy " << s.at("test_accuracy").get<double>() << " (top-5 "
-            << s.value("test_top5_accuracy", -1.0) << ", ECE " << s.value("test_ece", -1.0) << ")  best val accuracy "
-            << s.at("best_val_accuracy").get<double>() << " (epoch " << s.at("best_epoch") << ")\n"
+            << s.value("test_top5_accuracy", -1.0) << ", ECE " << s.value("test_ece", -1.0) << ")";
+  // A run with no validation split (auto's retraining on every image) has no best epoch.
+  if (s.at("best_val_accuracy").get<double>() >= 0) {
+    std::cout << "  best val accuracy " << s.at("best_val_accuracy").get<double>() << " (epoch " << s.at("best_epoch") << ")";
+  }
+  if (s.contains("budget_spent")) std::cout << "  budget spent " << std::setprecision(2) << s.at("budget_spent").get<double>();
+  std::cout << std::setprecision(4) << "\n"
             << "trainable params " << s.at("trainable_params") << " / " << s.at("total_params") << "  "
             << std::setprecision(1) << s.at("seconds").get<double>() << " s, " << s.at("images_per_second").get<double>()
             << " img/s\n"

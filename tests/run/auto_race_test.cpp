@@ -11,6 +11,7 @@
 #include "aft/data/png_write.h"
 #include "aft/methods/auto_options.h"
 #include "aft/models/weights.h"
+#include "aft/report/html_report.h"
 #include "aft/run/auto_race.h"
 #include "aft/run/job.h"
 #include "aft/train/work.h"
@@ -135,6 +136,11 @@ TEST_F(AutoRaceRuns, PicksTheLinearProbeOnTheSourcesOwnClasses) {
   EXPECT_EQ(cfg.at("method").get<std::string>(), "auto");
   EXPECT_EQ(cfg.at("winner").at("method").get<std::string>(), "linear");
   EXPECT_NO_THROW(aft::run::load_run(dir_ + "/own-classes", "cpu"));
+  // The HTML report draws the race: a chart, each candidate's fitness per rung, the winner.
+  const auto html = aft::report::render_report({aft::report::read_run(dir_ + "/own-classes")}, "/* Chart.js */");
+  EXPECT_NE(html.find("The race (--method auto)"), std::string::npos);
+  EXPECT_NE(html.find("linear@3 (winner)"), std::string::npos);
+  EXPECT_NE(html.find("-race-chart"), std::string::npos);
 }
 
 // Constant-colour images whose class is the hue (red, green or blue raised above a grey base)
