@@ -13,12 +13,20 @@ zoo="$here/../zoo"
 threads="${THREADS:-0}"
 mkdir -p "$out" "$zoo"
 
-# Each source: its data command (run once into $out/data/NAME) and its pretrain flags.
-declare -A data_cmd pretrain_args
+# Each source: its data (a folder under $out/data, made once by its `aft data` command) and its
+# pretrain flags.
+declare -A data_cmd data_dir pretrain_args
 data_cmd[resnet18-fmnist]="fashion-mnist --size 32"
+data_dir[resnet18-fmnist]=fmnist
 pretrain_args[resnet18-fmnist]="--model resnet18 --stem small --width 0.5 --epochs 10 --batch-size 128 \
 --lr 0.1 --schedule cosine --weight-decay 5e-4 --transform small --val-fraction 0.1 --patience 3 --seed 0"
-names_all=(resnet18-fmnist)
+# The same network at width 0.25 (a quarter of the compute): the source the 2-core suite can afford
+# to fine-tune ~300 times in about an hour.
+data_cmd[resnet18w25-fmnist]="fashion-mnist --size 32"
+data_dir[resnet18w25-fmnist]=fmnist
+pretrain_args[resnet18w25-fmnist]="--model resnet18 --stem small --width 0.25 --epochs 6 --batch-size 128 \
+--lr 0.1 --schedule cosine --weight-decay 5e-4 --transform small --val-fraction 0.1 --patience 3 --seed 0"
+names_all=(resnet18-fmnist resnet18w25-fmnist)
 
 card() {  # card NAME RUN: writes zoo/NAME.safetensors and zoo/NAME.json from the finished RUN
   local name=$1 run=$2
@@ -50,8 +58,9 @@ PY
 }
 
 train() {  # train NAME
-  local name=$1 data="$out/data/$1" run="$out/runs/$1"
+  local name=$1 run="$out/runs/$1"
   [ -n "${data_cmd[$name]:-}" ] || { echo "zoo.sh: unknown source $name (known: ${names_all[*]})" >&2; exit 2; }
+  local data="$out/data/${data_dir[$name]}"
   [ -d "$data/train" ] || { mkdir -p "$out/data"; "$aft" data ${data_cmd[$name]} --out "$data"; }
   if [ -f "$run/summary.json" ]; then
     :
@@ -67,7 +76,7 @@ check() {  # re-evaluate each card's weights on its own test split
   for card in "$zoo"/*.json; do
     local name; name=$(basename "$card" .json)
     local want; want=$(python3 -c "import json;print(json.load(open('$card'))['test_accuracy'])")
-    local got; got=$("$aft" eval --weights "$zoo/$name.safetensors" --data "$out/data/$name" --json --threads "$threads" \
+    local got; got=$("$aft" eval --weights "$zoo/$name.safetensors" --data "$out/data/${data_dir[$name]}" --json --threads "$threads" \
       | python3 -c "import json,sys;print(json.load(sys.stdin)['accuracy'])")
     echo "$name: card $want, aft eval $got"
   done

@@ -1,0 +1,141 @@
+#!/bin/bash
+# BENCHMARKS.md §3, the transfer suite's runner (issue 20): every method on every target, over
+# seeds, from each source, with the same recipe and maximum budget (--epochs with early stopping
+# on validation), then the table (bench/suite_table.py). Finished runs are kept, so a rerun
+# resumes where the last one stopped; an interrupted run resumes from its checkpoint.
+#   bench/suite.sh [AFT_BINARY]
+# env (defaults in brackets):
+#   SOURCES   NAME=WEIGHTS ... [every zoo/*.safetensors of a ResNet, else defaults=bench-out/defaults/source]
+#   DATA      the targets' root [bench-out/suite/data]      TARGETS  [every NAME-10 folder in DATA]
+#   METHODS   [every entry of the table below]             SEEDS    [0 1 2]
+#   EPOCHS [15]  PATIENCE [5]  JOBS: runs at once, one thread each [2]  OUT [bench-out/suite]
+#   TABLE_ARGS: extra arguments for bench/suite_table.py (e.g. --markdown)
+source "$(dirname "$0")/lib.sh" "$@"
+out="${OUT:-$here/../bench-out/suite}"
+data="${DATA:-$here/../bench-out/suite/data}"
+epochs="${EPOCHS:-15}"
+patience="${PATIENCE:-5}"
+seeds="${SEEDS:-0 1 2}"
+jobs="${JOBS:-2}"
+
+# Each method: a name and the flags that make it. One recipe for all (SGD 0.05, cosine, batch 32);
+# the linear probe's head starts from nothing, and LoRA's and OFT's adapters from the identity, so
+# they get 3x the rate (as auto's linear@3 and lora@3).
+declare -A method_args method_lr
+method_args[linear]="--method linear"; method_lr[linear]=0.15
+method_args[full]="--method full"
+method_args[l2sp]="--method l2sp"
+method_args[auto-rgn]="--method auto-rgn"
+method_args[lp-ft]="--method lp-ft"
+method_args[delta]="--method delta"
+method_args[bss]="--method bss"
+method_args[lora]="--method lora"; method_lr[lora]=0.15
+method_args[oft]="--method oft"; method_lr[oft]=0.15
+method_args[partial-last-half]="--method partial --strategy last-half"
+method_args[partial-angle]="--method partial --select angle --k auto --pick auto"
+method_args[spottune]="--method spottune"
+method_args[spottune-gk]="--method spottune --global-k 4"
+method_args[contribution]="--method contribution --search-preset fast"
+method_args[multisource]="--method multisource"   # the first two sources; needs SOURCES with two
+method_args[auto]="--method auto --budget 3"
+method_args[soup]=""                               # greedy soup of full, l2sp, auto-rgn, partial-angle
+methods_all=(linear full l2sp auto-rgn lp-ft delta bss lora oft partial-last-half partial-angle spottune spottune-gk
+  contribution multisource soup auto)
+read -r -a methods <<< "${METHODS:-${methods_all[*]}}"
+for m in "${methods[@]}"; do
+  [ -n "${method_args[$m]+x}" ] || { echo "suite.sh: unknown method $m (known: ${methods_all[*]})" >&2; exit 2; }
+done
+
+if [ -n "${SOURCES:-}" ]; then
+  read -r -a sources <<< "$SOURCES"
+else
+  sources=()
+  for card in "$here"/../zoo/resnet*.json; do
+    [ -f "$card" ] && sources+=("$(basename "$card" .json)=$here/../zoo/$(basename "$card" .json).safetensors")
+  done
+  [ ${#sources[@]} -gt 0 ] || sources=("defaults=$here/../bench-out/defaults/source")
+fi
+if [ -n "${TARGETS:-}" ]; then
+  read -r -a targets <<< "$TARGETS"
+else
+  targets=()
+  for d in "$data"/*-10; do [ -d "$d/train" ] && targets+=("$(basename "$d")"); done
+fi
+[ ${#targets[@]} -gt 0 ] || { echo "suite.sh: no targets in $data (bench/suite_data.sh makes them)" >&2; exit 1; }
+for t in "${targets[@]}"; do
+  [ -d "$data/$t/train" ] || { echo "suite.sh: no target $data/$t (bench/suite_data.sh makes it)" >&2; exit 1; }
+done
+for s in "${sources[@]}"; do
+  w="${s#*=}"
+  [ -e "$w" ] || { echo "suite.sh: no source weights at $w (SOURCES=NAME=WEIGHTS)" >&2; exit 1; }
+done
+
+elapsed() { awk -v a="$(date +%s.%N)" -v b="$1" 'BEGIN { printf "%.1f\n", a - b }'; }
+
+# run SOURCE TARGET METHOD SEED: one fine-tune into $out/runs/SOURCE/TARGET/METHOD/sSEED (its log
+# beside it). A finished run is skipped, a started one resumes from its checkpoint.
+run() {
+  local src=$1 target=$2 method=$3 seed=$4
+  local name="${src%%=*}" weights="${src#*=}"
+  local dir="$out/runs/$name/$target/$method/s$seed"
+  [ -f "$dir/summary.json" ] && return 0
+  mkdir -p "$(dirname "$dir")"
+  local from=(--weights "$weights")
+  if [ "$method" = multisource ]; then  # the first two sources together, listed under the first
+    [ ${#sources[@]} -ge 2 ] && [ "$src" = "${sources[0]}" ] || return 0
+    from=(--source "${sources[0]#*=}" --source "${sources[1]#*=}")
+  fi
+  local start; start=$(date +%s.%N)
+  if [ -f "$dir/config.json" ]; then
+    "$aft" finetune --resume "$dir" --threads 1 --quiet > "$dir.log" 2>&1
+  else
+    # shellcheck disable=SC2086
+    "$aft" finetune "${from[@]}" --data "$data/$target" --epochs "$epochs" --patience "$patience" --lr "${method_lr[$method]:-0.05}" \
+      --schedule cosine --val-fraction 0.2 --batch-size 32 --threads 1 --seed "$seed" --quiet --out "$dir" \
+      ${method_args[$method]} > "$dir.log" 2>&1
+  fi || { echo "failed: $name $target $method seed $seed: $(tail -1 "$dir.log")"; return 0; }
+  elapsed "$start" > "$dir.seconds"
+  echo "done: $name $target $method seed $seed ($(cut -c1-6 "$dir.seconds") s)"
+}
+
+soup() {  # soup SOURCE TARGET SEED: greedy soup of the runs that share the source's start
+  local name="${1%%=*}" target=$2 seed=$3
+  local base="$out/runs/$name/$target" dir="$out/runs/$name/$target/soup/s$seed"
+  [ -f "$dir/summary.json" ] && return 0
+  local ingredients=()
+  for m in full l2sp auto-rgn partial-angle; do
+    [ -f "$base/$m/s$seed/summary.json" ] && ingredients+=("$base/$m/s$seed")
+  done
+  [ ${#ingredients[@]} -ge 2 ] || return 0
+  mkdir -p "$(dirname "$dir")"
+  local start; start=$(date +%s.%N)
+  "$aft" soup --runs "${ingredients[@]}" --mode greedy --out "$dir" --overwrite --threads 1 --quiet > "$dir.log" 2>&1 ||
+    { echo "failed: $name $target soup seed $seed: $(tail -1 "$dir.log")"; return 0; }
+  elapsed "$start" > "$dir.seconds"
+}
+
+# A pool of $jobs runs at a time; every run uses one thread (small models scale better by runs
+# than by threads on a few cores).
+running=0
+for seed in $seeds; do
+  for src in "${sources[@]}"; do
+    for target in "${targets[@]}"; do
+      for method in "${methods[@]}"; do
+        [ "$method" = soup ] && continue
+        run "$src" "$target" "$method" "$seed" &
+        running=$((running + 1))
+        if [ "$running" -ge "$jobs" ]; then wait -n || true; running=$((running - 1)); fi
+      done
+    done
+  done
+done
+wait
+if [[ " ${methods[*]} " == *" soup "* ]]; then
+  for seed in $seeds; do
+    for src in "${sources[@]}"; do
+      for target in "${targets[@]}"; do soup "$src" "$target" "$seed"; done
+    done
+  done
+fi
+# shellcheck disable=SC2086
+/usr/bin/python3 "$here/suite_table.py" "$out/runs" ${TABLE_ARGS:-}
