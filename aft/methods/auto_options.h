@@ -21,6 +21,10 @@ struct AutoCandidate {
   // What the race's plan assumes it costs, in full fine-tunes per run (a frozen backbone's
   // probe far less, searches and two-copy networks more); the race measures the real cost.
   double cost_guess = 1.0;
+  // prepare()'s search, in epochs of full fine-tuning, paid once per race: it runs on fold 0 and
+  // the other folds reuse what it chose (units, ratios: choices, not weights fit to fold 0's
+  // images). 0: nothing to share; each fold prepares on its own split (lp-ft's probe head).
+  double search_epochs = 0;
 };
 
 struct AutoOptions : Options {

@@ -24,8 +24,10 @@
 
 namespace aft::run {
 
-RacePlan plan_race(int64_t candidates, int64_t epochs, int64_t folds, int64_t first_rung, double rate) {
+RacePlan plan_race(int64_t candidates, int64_t epochs, int64_t folds, int64_t first_rung, double rate,
+                   double searches) {
   RacePlan plan;
+  plan.cost = searches;
   int64_t n = candidates;
   int64_t e = std::min(std::max<int64_t>(first_rung, 1), epochs);
   int64_t before = 0;
@@ -44,13 +46,14 @@ RacePlan plan_race(int64_t candidates, int64_t epochs, int64_t folds, int64_t fi
   return plan;
 }
 
-RacePlan fit_plan(int64_t candidates, int64_t epochs, int64_t folds, double budget, int64_t first_rung, double rate) {
-  if (first_rung > 0) return plan_race(candidates, epochs, folds, first_rung, rate);
+RacePlan fit_plan(int64_t candidates, int64_t epochs, int64_t folds, double budget, int64_t first_rung, double rate,
+                  double searches) {
+  if (first_rung > 0) return plan_race(candidates, epochs, folds, first_rung, rate, searches);
   for (int64_t e = epochs; e >= 1; --e) {
-    auto plan = plan_race(candidates, epochs, folds, e, rate);
+    auto plan = plan_race(candidates, epochs, folds, e, rate, searches);
     if (plan.cost <= budget) return plan;
   }
-  return plan_race(candidates, epochs, folds, 1, rate);
+  return plan_race(candidates, epochs, folds, 1, rate, searches);
 }
 
 std::vector<std::pair<std::vector<size_t>, std::vector<size_t>>> k_folds(const data::Dataset& dataset,
@@ -132,8 +135,9 @@ class Race {
     fs::create_directories(dir);
     const double work_before = train::training_work();
     const auto start = std::chrono::steady_clock::now();
-    const auto progress = train_candidate(e, dir, fold_data(f), epochs, false, nullptr);
+    const auto progress = train_candidate(e, f, dir, fold_data(f), epochs, false, nullptr);
     const double work = train::training_work() - work_before;
+    const double search = progress.value("search_work", 0.0);
     add_seconds(start);
     auto& step = steps[key];
     if (!step.is_object()) step = nlohmann::json::object();
@@ -142,10 +146,14 @@ class Race {
     step["best_val_accuracy"] = progress.value("best_val_accuracy", -1.0);
     step["val_images"] = fold_splits_[static_cast<size_t>(f)].second.size();
     step["work"] = step.value("work", 0.0) + work / unit_;
+    if (search > 0) step["search_work"] = step.value("search_work", 0.0) + search / unit_;
     step["trainable_params"] = e.trainable;
     step["history"] = progress.value("history", nlohmann::json::array());
     step["sessions"].push_back({{"session", state_["session"]}, {"from_epoch", before}, {"to_epoch", epochs}});
-    if (epochs > before) step["rate"] = work / unit_ * static_cast<double>(spec_.train.epochs) / (epochs - before);
+    // The rate of training alone: a search is paid once, so it does not price the next rungs.
+    if (epochs > before) {
+      step["rate"] = (work - search) / unit_ * static_cast<double>(spec_.train.epochs) / (epochs - before);
+    }
     state_["spent"] = spent() + work / unit_;
     save();
     return read_step(e, step);
@@ -176,7 +184,7 @@ class Race {
     const double work_before = train::training_work();
     train::TrainResult result;
     const auto start = std::chrono::steady_clock::now();
-    train_candidate(e, dir, data, spec_.train.epochs, true, &result, &method);
+    train_candidate(e, -1, dir, data, spec_.train.epochs, true, &result, &method);
     add_seconds(start);
     state_["spent"] = spent() + (train::training_work() - work_before) / unit_;
     state_["final"] = {{"label", e.candidate.label}, {"dir", dir}, {"test_accuracy", result.test_accuracy}};
@@ -222,10 +230,15 @@ class Race {
     return options;
   }
 
-  // One candidate run through the Trainer in `dir`: prepare() once (kept in prepared.json),
-  // then train, continuing its checkpoint, until `epochs` epochs are done.
-  nlohmann::json train_candidate(Entrant& e, const std::string& dir, const train::TrainData& data, int64_t epochs,
-                                 bool test, train::TrainResult* result, methods::MethodPtr* keep = nullptr) {
+  // One candidate run through the Trainer in `dir` (fold `fold`; -1: the final training):
+  // prepare() once (kept in prepared.json), then train, continuing its checkpoint, until `epochs`
+  // epochs are done. A candidate whose prepare() is a search (search_epochs > 0) searches on
+  // fold 0 only; its other folds take fold 0's findings, which are choices (units, ratios), not
+  // weights fit to fold 0's images. Returns the best validation accuracy, the history and the
+  // search's work (training_work() units).
+  nlohmann::json train_candidate(Entrant& e, int64_t fold, const std::string& dir, const train::TrainData& data,
+                                 int64_t epochs, bool test, train::TrainResult* result,
+                                 methods::MethodPtr* keep = nullptr) {
     const auto& info = methods::find_method(e.candidate.method);
     auto options_ptr = info.make_options();
     options_from_json(*options_ptr, e.candidate.options, true, "--method auto candidate " + e.candidate.label);
@@ -237,6 +250,11 @@ class Race {
     methods::PrepareContext context{in_.fresh_model, &data, &options, dir, true, in_.classes, in_.image_size, nullptr};
     context.search_dir = dir + "/search";
     const auto prepared = dir + "/prepared.json";
+    const auto fold0 = dir_ + "/race/" + e.candidate.label + "/fold0/prepared.json";
+    if (fold > 0 && e.candidate.search_epochs > 0 && !fs::exists(prepared) && fs::exists(fold0)) {
+      fs::write_json_atomic(prepared, fs::read_json(fold0));
+    }
+    const double work_before = train::training_work();
     if (fs::exists(prepared)) {
       method->restore_prepared(fs::read_json(prepared).at("state"), context);
     } else {
@@ -244,9 +262,14 @@ class Race {
       const auto state = method->prepared_state();
       if (!state.is_null()) fs::write_json_atomic(prepared, {{"method", e.candidate.method}, {"state", state}});
     }
+    const double search_work = train::training_work() - work_before;
     method->attach(in_.fresh_model());
     // A step killed after its checkpoint but before race.json recorded it trains no further.
-    if (!test && progress.is_object() && progress.value("epochs_done", int64_t{0}) >= epochs) return progress;
+    if (!test && progress.is_object() && progress.value("epochs_done", int64_t{0}) >= epochs) {
+      auto done = progress;
+      done["search_work"] = search_work;
+      return done;
+    }
     train::TrainerHooks hooks;
     hooks.label = "auto " + e.candidate.label;
     hooks.checkpoint_dir = checkpoint;
@@ -259,7 +282,7 @@ class Race {
     e.trainable = methods::count_params(*method->module(), true);
     if (result) *result = r;
     if (keep) *keep = method;
-    return {{"best_val_accuracy", r.best_val_accuracy}, {"history", r.history}};
+    return {{"best_val_accuracy", r.best_val_accuracy}, {"history", r.history}, {"search_work", search_work}};
   }
 
   const JobSpec& spec_;
@@ -326,10 +349,34 @@ nlohmann::json run_auto(JobSpec& spec) {
   train::RunDir run(spec.out, spec.overwrite, resuming, {spec.data, in.weights});
   auto cfg = job_config(spec, in, device, false);
   if (!resuming) run.write_config(cfg);
-  double prior_rate = 0;  // the plan's guess; the race itself measures each candidate's rate
-  for (const auto& c : candidates) prior_rate += c.cost_guess / static_cast<double>(candidates.size());
-  const auto plan = fit_plan(static_cast<int64_t>(candidates.size()), spec.train.epochs, folds, options.budget,
-                             options.first_rung, prior_rate);
+  // The plan's guesses (the race itself measures each candidate's rate). A candidate whose
+  // one-off search alone would take more than its share of the budget (budget / candidates)
+  // sits the race out, the costliest first, and the report says so: it would spend the others'
+  // budget before the race could compare anything. Deterministic, so a resumed race agrees.
+  nlohmann::json left_out = nlohmann::json::array();
+  const auto plan_for = [&](const std::vector<methods::AutoCandidate>& cs) {
+    double rate = 0, searches = 0;
+    for (const auto& c : cs) {
+      rate += c.cost_guess / static_cast<double>(cs.size());
+      searches += c.search_epochs / static_cast<double>(spec.train.epochs);
+    }
+    return fit_plan(static_cast<int64_t>(cs.size()), spec.train.epochs, folds, options.budget, options.first_rung,
+                    rate, searches);
+  };
+  while (candidates.size() > 2) {
+    auto costliest = std::max_element(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+      return a.search_epochs < b.search_epochs;
+    });
+    const double cost = costliest->search_epochs / static_cast<double>(spec.train.epochs);
+    const double share = options.budget / static_cast<double>(candidates.size());
+    if (cost <= share) break;
+    log::warn("auto: --budget " + fixed_string(options.budget, 2) + " cannot afford " + costliest->label +
+              "'s search (about " + fixed_string(cost, 2) + " full fine-tunes, above its share of " +
+              fixed_string(share, 2) + "); it sits this race out (a larger --budget brings it back)");
+    left_out.push_back({{"label", costliest->label}, {"search_cost", cost}, {"share", share}});
+    candidates.erase(costliest);
+  }
+  const auto plan = plan_for(candidates);
   log::info("auto: " + std::to_string(candidates.size()) + " candidates, " + std::to_string(folds) + " fold(s), rungs of " +
             [&] {
               std::string s;
@@ -426,6 +473,7 @@ nlohmann::json run_auto(JobSpec& spec) {
                            {"budget", options.budget},
                            {"spent", race.spent()},
                            {"planned_cost", plan.cost},
+                           {"left_out", left_out},
                            {"stopped", stop_reason},
                            {"rungs", rungs},
                            {"sessions", race.state()["session"]}};

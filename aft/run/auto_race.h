@@ -27,10 +27,12 @@ struct RacePlan {
   std::vector<int64_t> entrants;  // candidates in each rung
   double cost = 0;
 };
-RacePlan plan_race(int64_t candidates, int64_t epochs, int64_t folds, int64_t first_rung, double rate = 1.0);
+// `searches`: the candidates' one-off prepare() searches, in full fine-tunes, added once.
+RacePlan plan_race(int64_t candidates, int64_t epochs, int64_t folds, int64_t first_rung, double rate = 1.0,
+                   double searches = 0);
 // The longest first rung whose plan fits the budget (or `first_rung` when > 0); 1 when none fits.
 RacePlan fit_plan(int64_t candidates, int64_t epochs, int64_t folds, double budget, int64_t first_rung,
-                  double rate = 1.0);
+                  double rate = 1.0, double searches = 0);
 
 // Stratified k folds of `pool` (seeded): fold f's {train, validation}; every image is validated
 // exactly once over the k folds.

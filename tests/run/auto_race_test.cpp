@@ -32,6 +32,14 @@ TEST(AutoRace, PlanHalvesCandidatesAndDoublesEpochs) {
   EXPECT_DOUBLE_EQ(folded.cost, 0.5 * ((4 * 2 + 2 * 2) * 3 / 8.0 + 1.5));
 }
 
+TEST(AutoRace, PlanCountsTheSearchesOnce) {
+  const auto folded = aft::run::plan_race(4, 8, 3, 2, 0.5);
+  EXPECT_DOUBLE_EQ(aft::run::plan_race(4, 8, 3, 2, 0.5, 0.75).cost, folded.cost + 0.75);
+  // A search that does not fit shortens the first rung like any other cost.
+  // Without it a first rung of 3 fits 3.25 (below); with a search of 1 a rung of 2 costs 3.5.
+  EXPECT_EQ(aft::run::fit_plan(8, 16, 1, 3.25, 0, 1.0, 1.0).rung_epochs.front(), 1);
+}
+
 TEST(AutoRace, FitPlanTakesTheLongestFirstRungWithinBudget) {
   EXPECT_EQ(aft::run::fit_plan(8, 16, 1, 2.5, 0).rung_epochs.front(), 2);  // 3 would cost 3.25
   EXPECT_EQ(aft::run::fit_plan(8, 16, 1, 3.25, 0).rung_epochs.front(), 3);
@@ -90,13 +98,13 @@ class AutoRaceRuns : public ::testing::Test {
     return spec;
   }
   static nlohmann::json race(const std::string& out, const std::string& weights, std::vector<std::string> candidates,
-                             int64_t first_rung = 1, double budget = 10) {
+                             int64_t first_rung = 1, double budget = 10, int64_t folds = 1) {
     auto spec = job("finetune", out);
     spec.model.weights = weights;
     spec.method = "auto";
     auto options = std::make_unique<aft::methods::AutoOptions>();
     options->candidates = std::move(candidates);
-    options->folds = 1;
+    options->folds = folds;
     options->first_rung = first_rung;
     options->budget = budget;
     spec.method_options = std::move(options);
@@ -123,6 +131,30 @@ TEST_F(AutoRaceRuns, BudgetSpentMatchesADirectCount) {
   const double linear_work = aft::train::training_work() - linear_before;
   EXPECT_LT(linear_work, 4 * 27.0 * 0.5);
   EXPECT_GT(linear_work, 4 * 27.0 / 3.0);
+}
+
+TEST_F(AutoRaceRuns, ASearchRunsOnceAcrossFoldsAndSitsOutWhenOverItsShare) {
+  // Budget 3 over 4 candidates: a share of 0.75 each. contribution-fast's PSO (22 epochs of a
+  // 4-epoch run: 5.5 full fine-tunes) sits out; partial-angle's (2 epochs: 0.5) then fits a share of 1.
+  const auto s = race("searches", dir_ + "/source", {"full", "linear@3", "partial-angle", "contribution-fast"}, 1, 3, 3);
+  const auto& report = s.at("method_report");
+  ASSERT_EQ(report.at("left_out").size(), 1u) << report.dump();
+  EXPECT_EQ(report.at("left_out").at(0).at("label"), "contribution-fast");
+  EXPECT_EQ(report.at("candidates").size(), 3u);
+  const std::string race_dir = dir_ + "/searches/race/partial-angle/";
+  ASSERT_TRUE(aft::fs::exists(race_dir + "fold0/prepared.json"));
+  // Folds 1 and 2 take fold 0's chosen units; only fold 0 paid for the search.
+  for (const char* fold : {"fold1", "fold2"}) {
+    EXPECT_EQ(aft::fs::read_json(race_dir + fold + std::string("/prepared.json")),
+              aft::fs::read_json(race_dir + "fold0/prepared.json"))
+        << fold;
+  }
+  const auto steps = aft::fs::read_json(dir_ + "/searches/race.json").at("steps");
+  EXPECT_GT(steps.at("partial-angle/fold0").value("search_work", 0.0), 0.0);
+  EXPECT_FALSE(steps.at("partial-angle/fold1").contains("search_work"));
+  EXPECT_FALSE(steps.at("partial-angle/fold2").contains("search_work"));
+  // The rate prices training alone: partial's fold 0 rate is not inflated by its search.
+  EXPECT_LT(steps.at("partial-angle/fold0").at("rate").get<double>(), 1.05);
 }
 
 TEST_F(AutoRaceRuns, PicksTheLinearProbeOnTheSourcesOwnClasses) {
