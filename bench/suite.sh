@@ -1,7 +1,7 @@
 #!/bin/bash
 # BENCHMARKS.md §3, the transfer suite's runner (issue 20): every method on every target, over
 # seeds, from each source, with the same recipe and maximum budget (--epochs with early stopping
-# on validation), then the table (bench/suite_table.py). Finished runs are kept, so a rerun
+# on validation), then the table (`aft report --suite`). Finished runs are kept, so a rerun
 # resumes where the last one stopped; an interrupted run resumes from its checkpoint.
 #   bench/suite.sh [AFT_BINARY]
 # env (defaults in brackets):
@@ -9,7 +9,7 @@
 #   DATA      the targets' root [bench-out/suite/data]      TARGETS  [every NAME-10 folder in DATA]
 #   METHODS   [every entry of the table below]             SEEDS    [0 1 2]
 #   EPOCHS [15]  PATIENCE [5]  JOBS: runs at once, one thread each [2]  OUT [bench-out/suite]
-#   TABLE_ARGS: extra arguments for bench/suite_table.py (e.g. --markdown)
+#   MARKDOWN=1: print the tables as Markdown (for docs/benchmarks.md)
 source "$(dirname "$0")/lib.sh" "$@"
 out="${OUT:-$here/../bench-out/suite}"
 data="${DATA:-$here/../bench-out/suite/data}"
@@ -137,5 +137,9 @@ if [[ " ${methods[*]} " == *" soup "* ]]; then
     done
   done
 fi
-# shellcheck disable=SC2086
-/usr/bin/python3 "$here/suite_table.py" "$out/runs" ${TABLE_ARGS:-}
+for src in "${sources[@]}"; do  # the table, printed and drawn in $out/report-SOURCE.html
+  name="${src%%=*}"
+  [ -d "$out/runs/$name" ] || continue
+  echo "source $name: test accuracy, mean ± std over seeds"
+  "$aft" report --suite "$out/runs/$name" --out "$out/report-$name.html" ${MARKDOWN:+--markdown}
+done

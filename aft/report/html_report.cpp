@@ -339,12 +339,14 @@ std::string render_report(const std::vector<RunFiles>& input, const std::string&
   page.raw("</nav>\n");
   comparison(page, runs);
   for (size_t i = 0; i < runs.size(); ++i) run_section(page, runs[i], "run" + std::to_string(i));
-  std::string html = "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"generator\" content=\"aft report\">\n<title>" + html_escape(title) +
-                     "</title>\n<style>" + kStyle + "</style>\n<script>" + kErrorScript + "</script>\n<script>\n" +
-                     chart_js + "\n</script>\n</head>\n<body>\n" + page.body() +
-                     "<script type=\"application/json\" id=\"aft-charts\">" + script_json(page.charts()) +
-                     "</script>\n<script>" + kRenderScript + "</script>\n</body>\n</html>\n";
-  return html;
+  return html_page(title, page, chart_js);
+}
+
+std::string html_page(const std::string& title, const Page& page, const std::string& chart_js) {
+  return "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"generator\" content=\"aft report\">\n<title>" + html_escape(title) +
+         "</title>\n<style>" + kStyle + "</style>\n<script>" + kErrorScript + "</script>\n<script>\n" + chart_js +
+         "\n</script>\n</head>\n<body>\n" + page.body() + "<script type=\"application/json\" id=\"aft-charts\">" +
+         script_json(page.charts()) + "</script>\n<script>" + kRenderScript + "</script>\n</body>\n</html>\n";
 }
 
 void write_report(const std::vector<std::string>& run_dirs, const std::string& out, const std::string& chart_js_path) {
@@ -352,7 +354,11 @@ void write_report(const std::vector<std::string>& run_dirs, const std::string& o
   check(!out.empty(), "aft report: --out is required");
   std::vector<RunFiles> runs;
   for (const auto& dir : run_dirs) runs.push_back(read_run(dir));
-  const std::string chart_js = read_chart_js(chart_js_path);
+  write_html(out, render_report(runs, read_chart_js(chart_js_path)));
+}
+
+void write_html(const std::string& out, const std::string& html) {
+  check(!out.empty(), "aft report: --out is required");
   // An existing file is replaced only when an earlier aft report wrote it.
   if (fs::exists(out)) {
     const bool ours = !fs::is_directory(out) &&
@@ -361,7 +367,7 @@ void write_report(const std::vector<std::string>& run_dirs, const std::string& o
   }
   const auto parent = std::filesystem::path(out).parent_path();
   if (!parent.empty()) fs::create_directories(parent.string());
-  fs::write_file_atomic(out, render_report(runs, chart_js));
+  fs::write_file_atomic(out, html);
 }
 
 }  // namespace aft::report

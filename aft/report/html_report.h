@@ -30,6 +30,10 @@ std::string render_report(const std::vector<RunFiles>& runs, const std::string& 
 void write_report(const std::vector<std::string>& run_dirs, const std::string& out,
                   const std::string& chart_js_path = kDefaultChartJs);
 
+// Writes a rendered page to OUT atomically; an existing OUT is replaced only when aft report
+// wrote it.
+void write_html(const std::string& out, const std::string& html);
+
 // Escaping for what the report inserts: text and attribute values, and JSON inside <script>
 // (no "<", ">" or "&" survives, so neither "</script>" nor "<!--" can end or alter the block).
 std::string html_escape(const std::string& text);

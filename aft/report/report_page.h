@@ -36,6 +36,10 @@ std::string format_count(const nlohmann::json& value);
 // Chart.js options for a chart with titled axes.
 nlohmann::json axes(const std::string& x_title, const std::string& y_title, bool x_linear = false);
 
+// The whole HTML document around a page: style, error hook, inlined Chart.js, the charts' JSON
+// and the script that renders them.
+std::string html_page(const std::string& title, const Page& page, const std::string& chart_js);
+
 // Method sections: each adds itself only when its data is in summary.json's method_report.
 // prefix: the run's id prefix (e.g. "run2").
 void add_method_sections(Page& page, const RunFiles& run, const std::string& prefix);
