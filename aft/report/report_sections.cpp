@@ -334,6 +334,16 @@ void race(Page& page, const json& mr, const std::string& prefix) {
   for (const auto& l : labels) header.push_back(l.get<std::string>());
   header.push_back("trainable");
   page.table(header, rows, "race");
+  const json& left_out = at_or_null(mr, "left_out");
+  if (left_out.is_array() && !left_out.empty()) {
+    std::string text;
+    for (const auto& c : left_out) {
+      text += (text.empty() ? "" : "; ") + text_of(at_or_null(c, "label")) + " (search " +
+              format_number(at_or_null(c, "search_cost"), 2) + " full fine-tunes, share " +
+              format_number(at_or_null(c, "share"), 2) + ")";
+    }
+    page.paragraph("Left out: the budget could not afford their searches: " + text + ".", "note");
+  }
 }
 
 void add_method_sections(Page& page, const RunFiles& run, const std::string& prefix) {

@@ -155,6 +155,10 @@ TEST_F(AutoRaceRuns, ASearchRunsOnceAcrossFoldsAndSitsOutWhenOverItsShare) {
   EXPECT_FALSE(steps.at("partial-angle/fold2").contains("search_work"));
   // The rate prices training alone: partial's fold 0 rate is not inflated by its search.
   EXPECT_LT(steps.at("partial-angle/fold0").at("rate").get<double>(), 1.05);
+  // The report says who sat out and why.
+  aft::report::RunFiles files = aft::report::read_run(dir_ + "/searches");
+  const auto html = aft::report::render_report({files}, "/* no chart.js */");
+  EXPECT_NE(html.find("Left out: the budget could not afford their searches: contribution-fast"), std::string::npos);
 }
 
 TEST_F(AutoRaceRuns, PicksTheLinearProbeOnTheSourcesOwnClasses) {
