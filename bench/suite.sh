@@ -13,6 +13,11 @@
 #   MARKDOWN=1: print the tables as Markdown (for docs/benchmarks.md)
 source "$(dirname "$0")/lib.sh" "$@"
 out="${OUT:-$here/../bench-out/suite}"
+# The suite runs a copy of the binary it started with: a rebuild during the hour it takes
+# must not swap (or, while linking, remove) the program under the runs.
+mkdir -p "$out"
+cp "$aft" "$out/aft.$$" && aft="$out/aft.$$"
+trap 'rm -f "$aft"' EXIT
 data="${DATA:-$here/../bench-out/suite/data}"
 # 10-shot targets give 3 steps an epoch: 40 epochs is ~120 steps, where full fine-tuning's
 # validation accuracy has levelled off; no early stop before epoch 20 (a 20-image validation
