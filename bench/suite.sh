@@ -32,7 +32,7 @@ jobs="${JOBS:-2}"
 # the linear probe's head starts from nothing, so it gets 3x the rate (as auto's linear@3). LoRA
 # keeps 0.05 (at 0.15 its convolution pairs diverged on mnist-10); OFT takes 0.01 (mnist-10,
 # seed 0: 0.05 diverges, 0.01 reaches 0.54, 0.002 0.31).
-declare -A method_args method_lr
+declare -A method_args method_lr method_val
 method_args[linear]="--method linear"; method_lr[linear]=0.15
 method_args[full]="--method full"
 method_args[l2sp]="--method l2sp"
@@ -49,9 +49,13 @@ method_args[spottune-gk]="--method spottune --global-k 4"
 method_args[contribution]="--method contribution --search-preset fast"
 method_args[multisource]="--method multisource"   # the first two sources; needs SOURCES with two
 method_args[auto]="--method auto --budget 3"
+# auto retrains its winner on every training image (validation included); these two do the
+# same with no validation split and no early stop, so that auto is compared with like.
+method_args[full-all]="--method full"; method_val[full-all]=0
+method_args[lp-ft-all]="--method lp-ft"; method_val[lp-ft-all]=0
 method_args[soup]=""                               # greedy soup of full, l2sp, auto-rgn, partial-angle
 methods_all=(linear full l2sp auto-rgn lp-ft delta bss lora oft partial-last-half partial-angle spottune spottune-gk
-  contribution multisource soup auto)
+  contribution multisource soup auto full-all lp-ft-all)
 read -r -a methods <<< "${METHODS:-${methods_all[*]}}"
 for m in "${methods[@]}"; do
   [ -n "${method_args[$m]+x}" ] || { echo "suite.sh: unknown method $m (known: ${methods_all[*]})" >&2; exit 2; }
@@ -101,8 +105,10 @@ run() {
     "$aft" finetune --resume "$dir" --threads 1 --quiet > "$dir.log" 2>&1
   else
     # shellcheck disable=SC2086
-    "$aft" finetune "${from[@]}" --data "$data/$target" --epochs "$epochs" --patience "$patience" --min-epochs "$min_epochs" --lr "${method_lr[$method]:-0.05}" \
-      --schedule cosine --val-fraction 0.2 --batch-size 32 --threads 1 --seed "$seed" --quiet --out "$dir" \
+    local val="${method_val[$method]:-0.2}" stop=(--patience "$patience" --min-epochs "$min_epochs")
+    [ "$val" = 0 ] && stop=()
+    "$aft" finetune "${from[@]}" --data "$data/$target" --epochs "$epochs" "${stop[@]}" --lr "${method_lr[$method]:-0.05}" \
+      --schedule cosine --val-fraction "$val" --batch-size 32 --threads 1 --seed "$seed" --quiet --out "$dir" \
       ${method_args[$method]} > "$dir.log" 2>&1
   fi || { echo "failed: $name $target $method seed $seed: $(tail -1 "$dir.log")"; return 0; }
   elapsed "$start" > "$dir.seconds"
