@@ -23,7 +23,7 @@ aft_test::Result shell(const std::string& cmd) {
 }
 
 TEST(SuiteRunner, RunsEveryMethodPrintsTheTableAndKeepsFinishedRuns) {
-  const std::string dir = ::testing::TempDir() + "/aft_suite_runner_test";
+  const std::string dir = ::testing::TempDir() + "/aft_suite_runner_test_" + std::to_string(::getpid());
   aft::fs::remove_all(dir);
   aft::fs::create_directories(dir);
   auto r = aft_test::run("data fashion-mnist --out " + dir + "/data/fm --classes 0,1,2 --per-class 16 --test-per-class 6");

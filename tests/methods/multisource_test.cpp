@@ -2,6 +2,7 @@
 // per source, bit-identical frozen layers after training, lambda = 0 equal to training each
 // source alone, and a reproducible search.
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -79,7 +80,7 @@ TEST(CollaborativeLoss, TwoSourcesEqualTheReferenceForm) {
 class MultiSource : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = ::testing::TempDir() + "/aft_multisource_test";
+    dir_ = ::testing::TempDir() + "/aft_multisource_test_" + std::to_string(::getpid());
     aft::fs::remove_all(dir_);
     aft::fs::create_directories(dir_);
     // Two different "pretrained" sources: same architecture, different weights.

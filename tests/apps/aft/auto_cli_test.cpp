@@ -32,7 +32,7 @@ TEST(AutoCli, RefusesUnknownCandidatesAndBudgets) {
 }
 
 TEST(AutoCli, KilledRaceResumesWithoutRepeatingAFinishedStep) {
-  const std::string dir = ::testing::TempDir() + "/aft_auto_cli_test";
+  const std::string dir = ::testing::TempDir() + "/aft_auto_cli_test_" + std::to_string(::getpid());
   aft::fs::remove_all(dir);
   aft::fs::create_directories(dir);
   const std::string tiny = " --model resnet18 --stem small --width 0.125 --batch-size 8 --threads 1 --quiet";
@@ -86,7 +86,7 @@ TEST(AutoCli, KilledRaceResumesWithoutRepeatingAFinishedStep) {
 namespace {
 
 TEST(RankCli, ScoresEverySourceAndRanksTheTaskTrainedOneFirst) {
-  const std::string dir = ::testing::TempDir() + "/aft_rank_cli_test";
+  const std::string dir = ::testing::TempDir() + "/aft_rank_cli_test_" + std::to_string(::getpid());
   aft::fs::remove_all(dir);
   aft::fs::create_directories(dir);
   const std::string tiny = " --model resnet18 --stem small --width 0.125 --batch-size 8 --threads 1 --quiet";

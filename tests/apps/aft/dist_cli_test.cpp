@@ -67,7 +67,7 @@ std::map<std::string, std::string> rank_env(int rank, int world, int port) {
 class DistCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = ::testing::TempDir() + "/aft_dist_cli_test";
+    dir_ = ::testing::TempDir() + "/aft_dist_cli_test_" + std::to_string(::getpid());
     aft::fs::remove_all(dir_);
     aft::fs::create_directories(dir_);
     ASSERT_EQ(one("data fashion-mnist --out " + dir_ + "/fm --classes 0,1,2 --per-class 16 --test-per-class 4", "data"), 0);

@@ -15,7 +15,7 @@ using aft_test::run;
 class RegularizerCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = ::testing::TempDir() + "/aft_regularizer_cli_test";
+    dir_ = ::testing::TempDir() + "/aft_regularizer_cli_test_" + std::to_string(::getpid());
     aft::fs::remove_all(dir_);
     aft::fs::create_directories(dir_);
     auto r = run("data fashion-mnist --out " + dir_ + "/fm --classes 0,1,2 --per-class 16 --test-per-class 4");

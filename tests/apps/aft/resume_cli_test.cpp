@@ -27,7 +27,7 @@ using aft_test::start_and_kill_when;
 class ResumeCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = ::testing::TempDir() + "/aft_resume_cli_test";
+    dir_ = ::testing::TempDir() + "/aft_resume_cli_test_" + std::to_string(::getpid());
     aft::fs::remove_all(dir_);
     aft::fs::create_directories(dir_);
     auto r = run("data fashion-mnist --out " + dir_ + "/fm --classes 0,1,2 --per-class 16 --test-per-class 6");

@@ -23,7 +23,7 @@ namespace stdfs = std::filesystem;
 class Safety : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = ::testing::TempDir() + "/aft_safety_test";
+    dir_ = ::testing::TempDir() + "/aft_safety_test_" + std::to_string(::getpid());
     aft::fs::remove_all(dir_);
     aft::fs::create_directories(dir_);
     auto r = run("data fashion-mnist --out " + dir_ + "/fm --classes 0,1 --per-class 16 --test-per-class 4");
