@@ -47,7 +47,7 @@ method_args[partial-angle]="--method partial --select angle --k auto --pick auto
 method_args[spottune]="--method spottune"
 method_args[spottune-gk]="--method spottune --global-k 4"
 method_args[contribution]="--method contribution --search-preset fast"
-method_args[multisource]="--method multisource"   # the first two sources; needs SOURCES with two
+method_args[multisource]="--method multisource --search-preset fast"  # the first two sources
 method_args[auto]="--method auto --budget 3"
 # auto retrains its winner on every training image (validation included); these two do the
 # same with no validation split and no early stop, so that auto is compared with like.
