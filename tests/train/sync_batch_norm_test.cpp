@@ -103,17 +103,20 @@ double state_diff(torch::nn::Module& a, torch::nn::Module& b) {
   return worst;
 }
 
-double two_ranks_vs_one(bool sync_bn) {
+// Two ranks against one process at a global batch of `batch`.
+double two_ranks_vs_one(bool sync_bn, int64_t batch = 18) {
   auto task = aft::testing::tiny_task();
   aft::train::TrainerHooks hooks;
   hooks.quiet = true;
+  auto o = options(sync_bn);
+  o.batch_size = batch;
   auto single = make_method();
-  aft::train::Trainer(*single, options(sync_bn), task, hooks).fit();  // --sync-bn: a no-op here
+  aft::train::Trainer(*single, o, task, hooks).fit();  // --sync-bn: a no-op here
   std::vector<std::shared_ptr<FullWithNorm>> ranks{make_method(), make_method()};
   aft::testing::run_ranks(2, 60, [&](aft::dist::Group& g) {
     auto h = hooks;
     h.dist = std::shared_ptr<aft::dist::Group>(&g, [](aft::dist::Group*) {});
-    aft::train::Trainer(*ranks[g.rank()], options(sync_bn), task, h).fit();
+    aft::train::Trainer(*ranks[g.rank()], o, task, h).fit();
   });
   EXPECT_LT(state_diff(*ranks[0]->module(), *ranks[1]->module()), 1e-6) << "ranks agree";
   return state_diff(*single->module(), *ranks[0]->module());
@@ -126,24 +129,6 @@ TEST(SyncBatchNorm, TwoRanksReachTheOneProcessWeightsOnlyWithSyncBn) {
   EXPECT_GT(without, 1e-2) << "without --sync-bn each rank normalises with its own half batch";
   std::cout << "[ sync-bn ] largest difference to one process: with " << with_sync << ", without " << without
             << "\n";
-}
-
-// --sync-bn with two ranks against one process, at another global batch.
-double two_ranks_vs_one_at(int64_t batch) {
-  auto task = aft::testing::tiny_task();
-  aft::train::TrainerHooks hooks;
-  hooks.quiet = true;
-  auto o = options(true);
-  o.batch_size = batch;
-  auto single = make_method();
-  aft::train::Trainer(*single, o, task, hooks).fit();
-  std::vector<std::shared_ptr<FullWithNorm>> ranks{make_method(), make_method()};
-  aft::testing::run_ranks(2, 60, [&](aft::dist::Group& g) {
-    auto h = hooks;
-    h.dist = std::shared_ptr<aft::dist::Group>(&g, [](aft::dist::Group*) {});
-    aft::train::Trainer(*ranks[g.rank()], o, task, h).fit();
-  });
-  return state_diff(*single->module(), *ranks[0]->module());
 }
 
 // One process against itself with every initial weight moved by eps x (its tensor's largest
@@ -172,7 +157,7 @@ double one_vs_perturbed_at(int64_t batch, double eps, uint64_t seed) {
 // ranks sum in another order), so the two-rank run is as close as floats allow, not wrong.
 TEST(SyncBatchNorm, WhereTwoRanksDriftOneProcessDriftsFromItselfAlike) {
   for (int64_t batch : {6, 8, 16}) {
-    const double ranks = two_ranks_vs_one_at(batch);
+    const double ranks = two_ranks_vs_one(true, batch);
     const double self = std::max(one_vs_perturbed_at(batch, 1e-7, 1), one_vs_perturbed_at(batch, 1e-7, 2));
     std::cout << "[ sync-bn ] global batch " << batch << ": two ranks vs one " << ranks
               << ", one vs itself with weights moved by 1e-7 " << self << "\n";
