@@ -261,28 +261,14 @@ nlohmann::json run_job(JobSpec& spec) {
   meta["aft.method"] = spec.method;
   meta["aft.classes"] = nlohmann::json(task.splits.classes).dump();
   if (run) models::save_weights(*method->module(), run->file("model.safetensors"), meta);
-  const auto test_metric = [&](const char* key) {
-    return result.test_metrics.is_object() ? result.test_metrics.value(key, -1.0) : -1.0;
-  };
-  nlohmann::json summary = {{"method", spec.method},
-                            {"model", own_model ? meta.at("aft.model") : config.arch},
-                            {"test_accuracy", result.test_accuracy},
-                            {"test_loss", result.test_loss},
-                            {"test_top5_accuracy", test_metric("top5_accuracy")},
-                            {"test_ece", test_metric("ece")},
-                            {"test_metrics", result.test_metrics},
-                            {"best_val_accuracy", result.best_val_accuracy},
-                            {"best_epoch", result.best_epoch},
-                            {"final_val_accuracy", result.final_val_accuracy},
-                            {"epochs", result.epochs_run},
-                            {"stopped_early", result.stopped_early},
-                            {"trainable_params", methods::count_params(*method->module(), true)},
-                            {"total_params", methods::count_params(*method->module(), false)},
-                            {"seconds", result.seconds + prepare_seconds},
-                            {"train_seconds", result.seconds},
-                            {"prepare_seconds", prepare_seconds},
-                            {"images_per_second", result.images_per_second},
-                            {"method_report", method->report()}};
+  nlohmann::json summary = result_summary(result);
+  summary.update({{"method", spec.method},
+                  {"model", own_model ? meta.at("aft.model") : config.arch},
+                  {"trainable_params", methods::count_params(*method->module(), true)},
+                  {"total_params", methods::count_params(*method->module(), false)},
+                  {"seconds", result.seconds + prepare_seconds},
+                  {"prepare_seconds", prepare_seconds},
+                  {"method_report", method->report()}});
   if (hooks.tb) {
     // The method's own numbers (PSO gbest per iteration, tuned-path usage, ...) beside the curves.
     report::write_json_scalars(*hooks.tb, "method", summary.at("method_report"));
@@ -340,6 +326,24 @@ LoadedRun load_run(const std::string& run, const std::string& device) {
   out.method->module()->to(parse_device(device));
   out.method->set_training(false);
   return out;
+}
+
+nlohmann::json result_summary(const train::TrainResult& result) {
+  const auto test_metric = [&](const char* key) {
+    return result.test_metrics.is_object() ? result.test_metrics.value(key, -1.0) : -1.0;
+  };
+  return {{"test_accuracy", result.test_accuracy},
+          {"test_loss", result.test_loss},
+          {"test_top5_accuracy", test_metric("top5_accuracy")},
+          {"test_ece", test_metric("ece")},
+          {"test_metrics", result.test_metrics},
+          {"best_val_accuracy", result.best_val_accuracy},
+          {"best_epoch", result.best_epoch},
+          {"final_val_accuracy", result.final_val_accuracy},
+          {"epochs", result.epochs_run},
+          {"stopped_early", result.stopped_early},
+          {"train_seconds", result.seconds},
+          {"images_per_second", result.images_per_second}};
 }
 
 }  // namespace aft::run

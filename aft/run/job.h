@@ -78,4 +78,9 @@ LoadedRun load_weights_for_eval(const std::string& arch, const std::string& weig
 
 
 
+// A finished training's figures as summary.json keys: test accuracy, loss, top-5, ECE and the
+// per-class metrics; best and final validation; epochs; training seconds and images/s. Every
+// run's summary (a method's, auto's winner's) starts from it.
+nlohmann::json result_summary(const train::TrainResult& result);
+
 }  // namespace aft::run
