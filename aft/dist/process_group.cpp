@@ -9,7 +9,11 @@
 
 #include <torch/version.h>
 
+#include <algorithm>
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 
 #include "aft/core/error.h"
 
@@ -54,6 +58,20 @@ bool is_loopback(const std::string& addr) {
 struct Group::Impl {
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<C10dBackend> backend;
+  int64_t exchanges = 0;  // exchange() calls so far: each meeting's keys are its own
+  // The heartbeat exchange() waits on: "heartbeat/RANK" counts up every beat_seconds.
+  std::thread beat;
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stopping = true;
+    }
+    wake.notify_all();
+    if (beat.joinable()) beat.join();
+  }
 };
 
 void DistOptions::visit(OptionVisitor& v) {
@@ -149,6 +167,23 @@ std::shared_ptr<Group> Group::create(const LaunchEnv& env, const DistOptions& op
          " s): ", first_line(e.what()));
   }
   group->barrier();  // every rank has joined before anyone starts training
+  if (env.world > 1) {
+    // TCPStore serialises its operations, so this thread shares the store with the main one.
+    Impl* impl = group->impl_.get();
+    const auto key = "heartbeat/" + std::to_string(env.rank);
+    const auto every = millis(std::min(1.0, options.timeout / 10));
+    impl->beat = std::thread([impl, key, every] {
+      std::unique_lock<std::mutex> lock(impl->mutex);
+      while (!impl->stopping) {
+        try {
+          impl->store->add(key, 1);
+        } catch (const std::exception&) {
+          return;  // the store is gone (rank 0 ended): nobody is waiting on this beat any more
+        }
+        impl->wake.wait_for(lock, every, [impl] { return impl->stopping; });
+      }
+    });
+  }
   return group;
 }
 
@@ -199,6 +234,56 @@ void Group::barrier() {
     o.timeout = millis(timeout_);
     impl_->backend->barrier(o)->wait(millis(timeout_));
   });
+}
+
+std::vector<std::string> Group::exchange(const std::string& mine) {
+  std::vector<std::string> all(static_cast<size_t>(world_));
+  all[static_cast<size_t>(rank_)] = mine;
+  if (world_ == 1) return all;
+  using Clock = std::chrono::steady_clock;
+  auto& store = *impl_->store;
+  const std::string tag = "exchange/" + std::to_string(impl_->exchanges++) + "/";
+  run("exchange", [&] { store.set(tag + std::to_string(rank_), std::vector<uint8_t>(mine.begin(), mine.end())); });
+  struct Peer {
+    bool arrived = false;
+    int64_t beat = -1;
+    Clock::time_point since;
+  };
+  std::vector<Peer> peers(static_cast<size_t>(world_), Peer{false, -1, Clock::now()});
+  peers[static_cast<size_t>(rank_)].arrived = true;
+  for (int left = world_ - 1; left > 0;) {
+    for (int r = 0; r < world_; ++r) {
+      auto& p = peers[static_cast<size_t>(r)];
+      if (p.arrived) continue;
+      const auto key = tag + std::to_string(r);
+      int64_t beat = 0;
+      bool here = false;
+      run("exchange", [&] {
+        here = store.check({key});
+        if (here) {
+          const auto bytes = store.get(key);
+          all[static_cast<size_t>(r)].assign(bytes.begin(), bytes.end());
+        } else {
+          beat = store.add("heartbeat/" + std::to_string(r), 0);
+        }
+      });
+      if (here) {
+        p.arrived = true;
+        --left;
+      } else if (beat != p.beat) {
+        p.beat = beat;
+        p.since = Clock::now();
+      } else if (std::chrono::duration<double>(Clock::now() - p.since).count() > timeout_) {
+        fail("distributed exchange on rank ", rank_, " of ", world_, ": rank ", r, " has sent no heartbeat for ",
+             timeout_, " s (--dist-timeout): it died or hung");
+      }
+    }
+    if (left > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  // Everyone is here now, so this is quick; it keeps rank 0 (the store's host) from leaving
+  // while a peer still reads the messages.
+  barrier();
+  return all;
 }
 
 std::vector<double> Group::sum(const std::vector<double>& values) {

@@ -55,6 +55,14 @@ class Group {
   // Starts an in-place sum of one tensor; call the returned function to wait for it.
   std::function<void()> allreduce_sum_async(torch::Tensor tensor);
 
+  // Every rank's `mine`, in rank order, however long the others take to get here. For ranks
+  // that do unequal work between meetings (a race's rungs, where one rank trains three
+  // candidates and another two): a collective would fail a peer that is merely busy after
+  // --dist-timeout. Here every rank beats a heartbeat into the rendezvous store (a thread of its
+  // own, every second), and a peer counts as gone only when its heartbeat stops for
+  // --dist-timeout. Collective: every rank calls it, in the same order.
+  std::vector<std::string> exchange(const std::string& mine);
+
  private:
   struct Impl;
   Group() = default;

@@ -13,6 +13,8 @@
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
 #include "aft/core/log.h"
+#include "aft/dist/env.h"
+#include "aft/dist/process_group.h"
 #include "aft/methods/auto_options.h"
 #include "aft/methods/registry.h"
 #include "aft/models/weights.h"
@@ -39,13 +41,26 @@ struct Entrant {
   double rate = 0;      // measured work per epoch and fold, in full fine-tunes of one epoch
 };
 
-// The race's whole state, in RUN/race.json after every step.
+// The race's whole state, in RUN/race.json (rank 0 writes it) after every step.
+//
+// With several processes (torchrun), every step of a rung (a candidate on a fold) has an owner
+// rank, always the same one, so that a candidate continues its own checkpoint between rungs; a
+// rank trains the steps it owns alone (single-process, as the PSO's evaluations are trained),
+// then the ranks meet (dist::Group::exchange, which waits for a busy peer as long as it is
+// alive) and every rank takes the others' results, so that all of them cut the same
+// candidates. The winner's final training is data-parallel over every rank. The ranks share the
+// run directory (one machine, or a shared file system), as a resumed multi-process job does.
 class Race {
  public:
   Race(const JobSpec& spec, const JobInputs& in, std::string dir, int64_t folds, bool resuming)
-      : spec_(spec), in_(in), dir_(std::move(dir)), folds_(folds) {
+      : spec_(spec), in_(in), dir_(std::move(dir)), folds_(folds), group_(spec.dist) {
     const auto path = dir_ + "/race.json";
-    if (resuming && fs::exists(path)) state_ = fs::read_json(path);
+    if (resuming && main() && fs::exists(path)) state_ = fs::read_json(path);
+    if (group_) {
+      // Rank 0's file is the race's state; the others take it from rank 0.
+      const auto all = group_->exchange(main() ? state_.dump() : std::string());
+      state_ = all[0] == "null" ? nlohmann::json() : nlohmann::json::parse(all[0]);
+    }
     if (!state_.is_object()) state_ = {{"steps", nlohmann::json::object()}, {"session", 0}};
     state_["session"] = state_.value("session", 0) + 1;
     // A fold's split, and the k-fold final's: carved from train + validation of the run's split.
@@ -62,10 +77,65 @@ class Race {
   }
 
   nlohmann::json& state() { return state_; }
-  void save() const { fs::write_json_atomic(dir_ + "/race.json", state_); }
+  void save() const {
+    if (main()) fs::write_json_atomic(dir_ + "/race.json", state_);
+  }
   double spent() const { return state_.value("spent", 0.0); }
   double unit() const { return unit_; }
   double seconds() const { return state_.value("seconds", 0.0); }
+  bool main() const { return !group_ || group_->is_main(); }
+  int world() const { return group_ ? group_->world() : 1; }
+  // The rank that trains entrant `index` (its place among all candidates) on fold `f`: fixed for
+  // the whole race, and the folds of one candidate on different ranks where there are enough.
+  bool mine(size_t index, int64_t f) const {
+    return (static_cast<int64_t>(index) * folds_ + f) % world() == (group_ ? group_->rank() : 0);
+  }
+
+  void add_seconds(std::chrono::steady_clock::time_point start) {
+    state_["seconds"] = seconds() + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+
+  // The meeting after a phase of steps: every rank sends the records it wrote since the last
+  // one and takes everyone else's. Then the spend is recounted from the records, and saved.
+  void share() {
+    if (group_) {
+      nlohmann::json mine = {{"steps", nlohmann::json::object()}, {"searches", nlohmann::json::object()}};
+      for (const auto& key : written_steps_) mine["steps"][key] = state_["steps"][key];
+      for (const auto& key : written_searches_) mine["searches"][key] = state_["searches"][key];
+      for (const auto& text : group_->exchange(mine.dump())) {
+        const auto theirs = nlohmann::json::parse(text);
+        for (auto it = theirs["steps"].begin(); it != theirs["steps"].end(); ++it) state_["steps"][it.key()] = it.value();
+        for (auto it = theirs["searches"].begin(); it != theirs["searches"].end(); ++it) {
+          state_["searches"][it.key()] = it.value();
+        }
+      }
+    }
+    written_steps_.clear();
+    written_searches_.clear();
+    recount();
+    save();
+  }
+
+  // A candidate whose prepare() is a search (search_epochs > 0) searches once, on fold 0, before
+  // the first rung (the rank that owns its fold 0); its folds and its final training take fold
+  // 0's findings, which are choices (units, ratios), not weights fit to fold 0's images. The
+  // search's work counts once in the spend, and not in the rate that prices the next rungs.
+  void search(Entrant& e) {
+    if (e.candidate.search_epochs <= 0 || state_["searches"].contains(e.candidate.label)) return;
+    const auto dir = dir_ + "/race/" + e.candidate.label + "/fold0";
+    fs::create_directories(dir);
+    const auto start = std::chrono::steady_clock::now();
+    const double work_before = train::training_work();
+    const auto data = fold_data(0);
+    const auto options = candidate_options(e.candidate, false);
+    prepared_method(e.candidate, dir, data, options);
+    state_["searches"][e.candidate.label] = {
+        {"work", (train::training_work() - work_before) / unit_},
+        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()}};
+    written_searches_.push_back(e.candidate.label);
+    recount();
+    save();
+  }
 
   // Trains entrant `e` on fold `f` up to `epochs` (continuing its checkpoint) and returns its best
   // validation accuracy so far; a step race.json already holds is not run again.
@@ -76,11 +146,8 @@ class Race {
     const auto dir = dir_ + "/race/" + e.candidate.label + "/fold" + std::to_string(f);
     fs::create_directories(dir);
     const double work_before = train::training_work();
-    const auto start = std::chrono::steady_clock::now();
     const auto progress = train_candidate(e, f, dir, fold_data(f), epochs, false, nullptr);
     const double work = train::training_work() - work_before;
-    const double search = progress.value("search_work", 0.0);
-    add_seconds(start);
     auto& step = steps[key];
     if (!step.is_object()) step = nlohmann::json::object();
     const int64_t before = step.value("epochs", 0);
@@ -88,15 +155,13 @@ class Race {
     step["best_val_accuracy"] = progress.value("best_val_accuracy", -1.0);
     step["val_images"] = fold_splits_[static_cast<size_t>(f)].second.size();
     step["work"] = step.value("work", 0.0) + work / unit_;
-    if (search > 0) step["search_work"] = step.value("search_work", 0.0) + search / unit_;
     step["trainable_params"] = e.trainable;
     step["history"] = progress.value("history", nlohmann::json::array());
-    step["sessions"].push_back({{"session", state_["session"]}, {"from_epoch", before}, {"to_epoch", epochs}});
-    // The rate of training alone: a search is paid once, so it does not price the next rungs.
-    if (epochs > before) {
-      step["rate"] = (work - search) / unit_ * static_cast<double>(spec_.train.epochs) / (epochs - before);
-    }
-    state_["spent"] = spent() + work / unit_;
+    step["sessions"].push_back({{"session", state_["session"]}, {"from_epoch", before}, {"to_epoch", epochs},
+                                {"rank", group_ ? group_->rank() : 0}});
+    if (epochs > before) step["rate"] = work / unit_ * static_cast<double>(spec_.train.epochs) / (epochs - before);
+    written_steps_.push_back(key);
+    recount();
     save();
     return read_step(e, step);
   }
@@ -114,9 +179,10 @@ class Race {
       // retraining has no validation split to choose by again.
       const auto chosen = dir_ + "/race/" + e.candidate.label + "/fold0/prepared.json";
       fs::create_directories(dir);
-      if (!fs::exists(dir + "/prepared.json") && fs::exists(chosen)) {
+      if (main() && !fs::exists(dir + "/prepared.json") && fs::exists(chosen)) {
         fs::write_json_atomic(dir + "/prepared.json", fs::read_json(chosen));
       }
+      if (group_) group_->exchange("");  // every rank reads what rank 0 wrote
     } else {
       dir = dir_ + "/race/" + e.candidate.label + "/fold0";
       data = fold_data(0);
@@ -125,18 +191,28 @@ class Race {
     fs::create_directories(dir);
     const double work_before = train::training_work();
     train::TrainResult result;
-    const auto start = std::chrono::steady_clock::now();
     train_candidate(e, -1, dir, data, spec_.train.epochs, true, &result, &method);
-    add_seconds(start);
-    state_["spent"] = spent() + (train::training_work() - work_before) / unit_;
-    state_["final"] = {{"label", e.candidate.label}, {"dir", dir}, {"test_accuracy", result.test_accuracy}};
+    // Data-parallel over the ranks: each counted its shard of the images.
+    std::vector<double> work{train::training_work() - work_before};
+    if (group_) work = group_->sum(work);
+    state_["final"] = {{"label", e.candidate.label}, {"dir", dir}, {"test_accuracy", result.test_accuracy},
+                       {"work", state_.contains("final") ? state_["final"].value("work", 0.0) + work[0] / unit_
+                                                         : work[0] / unit_}};
+    recount();
     save();
     return result_summary(result);
   }
 
  private:
-  void add_seconds(std::chrono::steady_clock::time_point start) {
-    state_["seconds"] = seconds() + std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // The spend, from the records: every step's training, every search once, the final training.
+  void recount() {
+    double spent = 0;
+    for (const auto& step : state_["steps"]) spent += step.value("work", 0.0);
+    if (state_.contains("searches")) {
+      for (const auto& search : state_["searches"]) spent += search.value("work", 0.0);
+    }
+    if (state_.contains("final")) spent += state_["final"].value("work", 0.0);
+    state_["spent"] = spent;
   }
 
   double read_step(Entrant& e, const nlohmann::json& step) const {
@@ -163,59 +239,67 @@ class Race {
     return options;
   }
 
-  // One candidate run through the Trainer in `dir` (fold `fold`; -1: the final training):
-  // prepare() once (kept in prepared.json), then train, continuing its checkpoint, until `epochs`
-  // epochs are done. A candidate whose prepare() is a search (search_epochs > 0) searches on
-  // fold 0 only; its other folds take fold 0's findings, which are choices (units, ratios), not
-  // weights fit to fold 0's images. Returns the best validation accuracy, the history and the
-  // search's work (training_work() units).
-  nlohmann::json train_candidate(Entrant& e, int64_t fold, const std::string& dir, const train::TrainData& data,
-                                 int64_t epochs, bool test, train::TrainResult* result,
-                                 methods::MethodPtr* keep = nullptr) {
-    const auto& info = methods::find_method(e.candidate.method);
+  // The candidate's method, prepared in `dir`: restored from dir/prepared.json where it is there
+  // (a fold of a searching candidate takes fold 0's), else prepare() runs and, when `write`,
+  // leaves what it found there (the step's owner writes; in the final training, rank 0).
+  methods::MethodPtr prepared_method(const methods::AutoCandidate& c, const std::string& dir,
+                                     const train::TrainData& data, const train::TrainOptions& options,
+                                     bool write = true) const {
+    const auto& info = methods::find_method(c.method);
     auto options_ptr = info.make_options();
-    options_from_json(*options_ptr, e.candidate.options, true, "--method auto candidate " + e.candidate.label);
+    options_from_json(*options_ptr, c.options, true, "--method auto candidate " + c.label);
     options_ptr->validate();
     auto method = info.create(*options_ptr);
-    const auto options = candidate_options(e.candidate, test && folds_ > 1);
-    const auto checkpoint = dir + "/checkpoint";
-    const auto progress = train::checkpoint_progress(checkpoint);
     methods::PrepareContext context{in_.fresh_model, &data, &options, dir, true, in_.classes, in_.image_size, nullptr};
     context.search_dir = dir + "/search";
     const auto prepared = dir + "/prepared.json";
-    const auto fold0 = dir_ + "/race/" + e.candidate.label + "/fold0/prepared.json";
-    if (fold > 0 && e.candidate.search_epochs > 0 && !fs::exists(prepared) && fs::exists(fold0)) {
+    const auto fold0 = dir_ + "/race/" + c.label + "/fold0/prepared.json";
+    if (c.search_epochs > 0 && prepared != fold0 && !fs::exists(prepared) && fs::exists(fold0)) {
+      if (!write) {
+        method->restore_prepared(fs::read_json(fold0).at("state"), context);
+        return method;
+      }
       fs::write_json_atomic(prepared, fs::read_json(fold0));
     }
-    const double work_before = train::training_work();
     if (fs::exists(prepared)) {
       method->restore_prepared(fs::read_json(prepared).at("state"), context);
     } else {
       method->prepare(context);
       const auto state = method->prepared_state();
-      if (!state.is_null()) fs::write_json_atomic(prepared, {{"method", e.candidate.method}, {"state", state}});
+      if (write && !state.is_null()) fs::write_json_atomic(prepared, {{"method", c.method}, {"state", state}});
     }
-    const double search_work = train::training_work() - work_before;
+    return method;
+  }
+
+  // One candidate run through the Trainer in `dir` (fold `fold`; -1: the final training,
+  // data-parallel over the ranks): its prepared method, then training, continuing its
+  // checkpoint, until `epochs` epochs are done. Returns the best validation accuracy and the
+  // history.
+  nlohmann::json train_candidate(Entrant& e, int64_t fold, const std::string& dir, const train::TrainData& data,
+                                 int64_t epochs, bool test, train::TrainResult* result,
+                                 methods::MethodPtr* keep = nullptr) {
+    const bool final_training = fold < 0;
+    const auto options = candidate_options(e.candidate, test && folds_ > 1);
+    const auto checkpoint = dir + "/checkpoint";
+    const auto progress = train::checkpoint_progress(checkpoint);
+    auto method = prepared_method(e.candidate, dir, data, options, !final_training || main());
     method->attach(in_.fresh_model());
     // A step killed after its checkpoint but before race.json recorded it trains no further.
-    if (!test && progress.is_object() && progress.value("epochs_done", int64_t{0}) >= epochs) {
-      auto done = progress;
-      done["search_work"] = search_work;
-      return done;
-    }
+    if (!test && progress.is_object() && progress.value("epochs_done", int64_t{0}) >= epochs) return progress;
     train::TrainerHooks hooks;
     hooks.label = "auto " + e.candidate.label;
     hooks.checkpoint_dir = checkpoint;
     hooks.resume = progress.is_object();
     hooks.run_test = test;
     hooks.quiet = true;
+    if (final_training) hooks.dist = group_;
     hooks.after_epoch = [epochs](int64_t epoch, double) { return epoch + 1 < epochs; };
     train::Trainer trainer(*method, options, data, hooks);
     auto r = trainer.fit();
     e.trainable = methods::count_params(*method->module(), true);
     if (result) *result = r;
     if (keep) *keep = method;
-    return {{"best_val_accuracy", r.best_val_accuracy}, {"history", r.history}, {"search_work", search_work}};
+    return {{"best_val_accuracy", r.best_val_accuracy}, {"history", r.history}};
   }
 
   const JobSpec& spec_;
@@ -224,6 +308,8 @@ class Race {
   int64_t folds_;
   std::vector<size_t> pool_;
   std::vector<std::pair<std::vector<size_t>, std::vector<size_t>>> fold_splits_;
+  std::shared_ptr<dist::Group> group_;
+  std::vector<std::string> written_steps_, written_searches_;  // this rank's records since the last share()
   double unit_ = 1;
   nlohmann::json state_;
 };
@@ -260,14 +346,15 @@ std::string race_table(const nlohmann::json& rungs, const std::vector<Entrant>& 
 
 nlohmann::json run_auto(JobSpec& spec) {
   const bool resuming = !spec.resume.empty();
-  check(!spec.dist, "--method auto runs in one process; launch it without torchrun/srun");
   check(spec.command == "finetune", "--method auto fine-tunes pretrained weights (aft finetune)");
   check(!spec.model.weights.empty(), "--weights is required to fine-tune");
   const auto& options = dynamic_cast<const methods::AutoOptions&>(*spec.method_options);
+  const bool main_rank = !spec.dist || spec.dist->is_main();
+  if (spec.dist) spec.train.device = dist::device_for_rank(spec.train.device, spec.dist->local_rank());
   const auto device = parse_device(spec.train.device);
   spec.train.apply();
   seed_everything(static_cast<uint64_t>(spec.train.seed));
-  log::set_quiet(spec.quiet);
+  log::set_quiet(spec.quiet || !main_rank);
   auto in = open_job_inputs(spec, false);
   check(!in.task.splits.val_indices.empty() || options.folds > 1, "--method auto chooses by validation accuracy: ",
         "--val-fraction 0 leaves none (use --val-fraction > 0 or --folds 2 or more)");
@@ -279,9 +366,11 @@ nlohmann::json run_auto(JobSpec& spec) {
   }();
   const int64_t folds = options.folds > 0 ? options.folds : (per_class < 50 ? 3 : 1);
   auto candidates = options.resolve(in.config.arch);
-  train::RunDir run(spec.out, spec.overwrite, resuming, {spec.data, in.weights});
+  // Rank 0 alone owns the run directory; every rank trains in its own steps' directories.
+  std::optional<train::RunDir> run;
+  if (main_rank) run.emplace(spec.out, spec.overwrite, resuming, std::vector<std::string>{spec.data, in.weights});
   auto cfg = job_config(spec, in, device, false);
-  if (!resuming) run.write_config(cfg);
+  if (run && !resuming) run->write_config(cfg);
   // The plan's guesses (the race itself measures each candidate's rate). A candidate whose
   // one-off search alone would take more than its share of the budget (budget / candidates)
   // sits the race out, the costliest first, and the report says so: it would spend the others'
@@ -322,9 +411,21 @@ nlohmann::json run_auto(JobSpec& spec) {
     log::warn("auto: even a 1-epoch first rung over " + std::to_string(candidates.size()) +
               " candidates exceeds --budget; the race stops when the budget is spent");
   }
+  if (spec.dist) {
+    log::info("auto: the race's steps spread over " + std::to_string(spec.dist->world()) +
+              " processes; the winner's final training is data-parallel");
+  }
   Race race(spec, in, spec.out, folds, resuming);
   std::vector<Entrant> all;
   for (const auto& c : candidates) all.push_back({c});
+  {
+    const auto start = std::chrono::steady_clock::now();
+    for (size_t i = 0; i < all.size(); ++i) {
+      if (race.mine(i, 0)) race.search(all[i]);
+    }
+    race.share();
+    race.add_seconds(start);
+  }
   std::vector<size_t> entrants(all.size());
   for (size_t i = 0; i < entrants.size(); ++i) entrants[i] = i;
   nlohmann::json rungs = nlohmann::json::array();
@@ -349,6 +450,14 @@ nlohmann::json run_auto(JobSpec& spec) {
       }
     }
     nlohmann::json fitness = nlohmann::json::object();
+    const auto start = std::chrono::steady_clock::now();
+    for (size_t i : entrants) {
+      for (int64_t f = 0; f < folds; ++f) {
+        if (race.mine(i, f)) race.advance(all[i], f, epochs);
+      }
+    }
+    race.share();  // every rank now holds every step of the rung
+    race.add_seconds(start);
     for (size_t i : entrants) {
       auto& e = all[i];
       std::vector<double> accs;
@@ -383,21 +492,25 @@ nlohmann::json run_auto(JobSpec& spec) {
   log::info("auto: winner " + w.candidate.label + " (val " + fixed_string(w.fitness, 4) + "); training it to " +
             std::to_string(spec.train.epochs) + " epochs" + (folds > 1 ? " on every training image" : ""));
   methods::MethodPtr method;
+  const auto final_start = std::chrono::steady_clock::now();
   auto final = race.finish(w, method);
+  race.add_seconds(final_start);
   nlohmann::json method_options = w.candidate.options;
   {
     auto opts = methods::find_method(w.candidate.method).make_options();
     options_from_json(*opts, w.candidate.options, true, "--method auto winner");
     method_options = options_to_json(*opts);
   }
-  cfg = run.read_config();
-  cfg["winner"] = {{"label", w.candidate.label}, {"method", w.candidate.method}, {"method_options", method_options},
-                   {"lr", spec.train.lr * w.candidate.lr_scale}};
-  run.write_config(cfg);
-  auto meta = models::model_metadata(*method->model());
-  meta["aft.method"] = w.candidate.method;
-  meta["aft.classes"] = nlohmann::json(in.task.splits.classes).dump();
-  models::save_weights(*method->module(), run.file("model.safetensors"), meta);
+  if (run) {
+    cfg = run->read_config();
+    cfg["winner"] = {{"label", w.candidate.label}, {"method", w.candidate.method}, {"method_options", method_options},
+                     {"lr", spec.train.lr * w.candidate.lr_scale}};
+    run->write_config(cfg);
+    auto meta = models::model_metadata(*method->model());
+    meta["aft.method"] = w.candidate.method;
+    meta["aft.classes"] = nlohmann::json(in.task.splits.classes).dump();
+    models::save_weights(*method->module(), run->file("model.safetensors"), meta);
+  }
   nlohmann::json report = {{"winner", w.candidate.label},
                            {"winner_fitness", w.fitness},
                            {"winner_spread", w.spread},
@@ -428,7 +541,8 @@ nlohmann::json run_auto(JobSpec& spec) {
   for (auto it = final.begin(); it != final.end(); ++it) summary[it.key()] = it.value();
   // The whole race's time, this session's and any before a resume, final training included.
   summary["seconds"] = race.seconds();
-  run.write_summary(summary);
+  summary["processes"] = spec.dist ? spec.dist->world() : 1;
+  if (run) run->write_summary(summary);
   return summary;
 }
 

@@ -198,6 +198,40 @@ TEST(ProcessGroup, AHungPeerIsAClearErrorWithinTheTimeout) {
   EXPECT_LT(waited, 4.0);
 }
 
+TEST(ProcessGroup, ExchangeWaitsForABusyPeerPastTheTimeout) {
+  // Rank 1 works three times --dist-timeout before it meets rank 0: its heartbeat says it is
+  // alive, so rank 0 waits; both leave with every rank's message, in rank order.
+  std::vector<std::vector<std::string>> got(2);
+  run_ranks(2, 1.0, [&](aft::dist::Group& g) {
+    if (g.rank() == 1) std::this_thread::sleep_for(std::chrono::seconds(3));
+    got[static_cast<size_t>(g.rank())] = g.exchange(std::string("from ") + std::to_string(g.rank()) + '\0' + "end");
+    // A second meeting is a new one: nobody reads the first one's messages again.
+    EXPECT_EQ(g.exchange(std::to_string(10 + g.rank())), (std::vector<std::string>{"10", "11"}));
+  });
+  const std::vector<std::string> expected{std::string("from 0") + '\0' + "end", std::string("from 1") + '\0' + "end"};
+  EXPECT_EQ(got[0], expected);
+  EXPECT_EQ(got[1], expected);
+}
+
+TEST(ProcessGroup, ExchangeFailsWhenAPeerStopsBeating) {
+  std::string message;
+  double waited = 0;
+  run_ranks(2, 1.0, [&](aft::dist::Group& g) {
+    if (g.rank() == 1) return;  // gone: its group, and with it its heartbeat, ends here
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      g.exchange("hello");
+    } catch (const aft::Error& e) {
+      message = e.what();
+    }
+    waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  });
+  EXPECT_NE(message.find("distributed exchange on rank 0 of 2: rank 1 has sent no heartbeat for 1 s"), std::string::npos)
+      << message;
+  EXPECT_GE(waited, 1.0);
+  EXPECT_LT(waited, 5.0);
+}
+
 TEST(ProcessGroup, AMissingPeerFailsTheRendezvousWithinTheTimeout) {
   aft::dist::DistOptions options;
   options.timeout = 1.5;

@@ -149,12 +149,17 @@ TEST_F(AutoRaceRuns, ASearchRunsOnceAcrossFoldsAndSitsOutWhenOverItsShare) {
               aft::fs::read_json(race_dir + "fold0/prepared.json"))
         << fold;
   }
-  const auto steps = aft::fs::read_json(dir_ + "/searches/race.json").at("steps");
-  EXPECT_GT(steps.at("partial-angle/fold0").value("search_work", 0.0), 0.0);
-  EXPECT_FALSE(steps.at("partial-angle/fold1").contains("search_work"));
-  EXPECT_FALSE(steps.at("partial-angle/fold2").contains("search_work"));
+  const auto race_json = aft::fs::read_json(dir_ + "/searches/race.json");
+  const auto& steps = race_json.at("steps");
+  const double search = race_json.at("searches").at("partial-angle").at("work").get<double>();
+  EXPECT_GT(search, 0.0);
+  EXPECT_EQ(race_json.at("searches").size(), 1u);  // full and linear@3 search nothing
   // The rate prices training alone: partial's fold 0 rate is not inflated by its search.
   EXPECT_LT(steps.at("partial-angle/fold0").at("rate").get<double>(), 1.05);
+  // The spend is every step's training, the search once, and the final training.
+  double recounted = search + race_json.at("final").at("work").get<double>();
+  for (const auto& step : steps) recounted += step.at("work").get<double>();
+  EXPECT_NEAR(race_json.at("spent").get<double>(), recounted, 1e-9);
   // The report says who sat out and why.
   aft::report::RunFiles files = aft::report::read_run(dir_ + "/searches");
   const auto html = aft::report::render_report({files}, "/* no chart.js */");

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -155,6 +156,77 @@ TEST_F(DistCli, TwoProcessSearchHasTheHistoryOfOne) {
     h->erase("processes");
   }
   EXPECT_EQ(h1, h2);
+}
+
+TEST_F(DistCli, TwoProcessRaceRanksLikeOne) {
+  // Three candidates on two folds: six steps a rung, dealt to two ranks, each trained by one
+  // process as in a one-process race; every rank then holds every step and cuts the same ones.
+  const std::string recipe = "--method auto --candidates linear@3,full,partial-angle --folds 2 --first-rung 1 "
+                             "--budget 20 --epochs 4 --batch-size 8";
+  ASSERT_EQ(one(finetune("race1", recipe), "race1"), 0);
+  const auto codes = ranks(finetune("race2", recipe), 2, "race2");
+  ASSERT_EQ(codes, (std::vector<int>{0, 0})) << read_text(dir_ + "/race2.rank0.log") << read_text(dir_ + "/race2.rank1.log");
+  const auto r1 = aft::fs::read_json(dir_ + "/race1/race.json");
+  const auto r2 = aft::fs::read_json(dir_ + "/race2/race.json");
+  ASSERT_EQ(r1.at("steps").size(), r2.at("steps").size());
+  std::set<int> ranks_seen;
+  for (auto it = r1.at("steps").begin(); it != r1.at("steps").end(); ++it) {
+    const auto& two = r2.at("steps").at(it.key());
+    EXPECT_EQ(two.at("best_val_accuracy"), it.value().at("best_val_accuracy")) << it.key();
+    EXPECT_EQ(two.at("epochs"), it.value().at("epochs")) << it.key();
+    EXPECT_NEAR(two.at("work").get<double>(), it.value().at("work").get<double>(), 1e-9) << it.key();
+    for (const auto& session : two.at("sessions")) ranks_seen.insert(session.at("rank").get<int>());
+  }
+  EXPECT_EQ(ranks_seen, (std::set<int>{0, 1}));
+  // partial-angle's search ran once, on one rank, with the one-process work.
+  EXPECT_NEAR(r2.at("searches").at("partial-angle").at("work").get<double>(),
+              r1.at("searches").at("partial-angle").at("work").get<double>(), 1e-9);
+  const auto s1 = aft::fs::read_json(dir_ + "/race1/summary.json");
+  const auto s2 = aft::fs::read_json(dir_ + "/race2/summary.json");
+  EXPECT_EQ(s2.at("chosen"), s1.at("chosen"));
+  EXPECT_EQ(s2.at("processes"), 2);
+  // The final training is data-parallel: its images are counted once over the two ranks.
+  EXPECT_NEAR(s2.at("budget_spent").get<double>(), s1.at("budget_spent").get<double>(), 1e-9);
+  EXPECT_TRUE(aft::fs::exists(dir_ + "/race2/model.safetensors"));
+}
+
+TEST_F(DistCli, KilledTwoProcessRaceResumesWithoutRepeatingAFinishedStep) {
+  const std::string args = finetune("race-killed", "--method auto --candidates linear@3,full,l2sp --folds 2 "
+                                                   "--first-rung 1 --budget 20 --epochs 8 --batch-size 8");
+  const std::string race_json = dir_ + "/race-killed/race.json";
+  const int port = aft::testing::free_port();
+  std::vector<Proc> procs;
+  for (int r = 0; r < 2; ++r) {
+    procs.push_back(spawn(args, rank_env(r, 2, port), dir_ + "/race-killed.rank" + std::to_string(r) + ".log"));
+  }
+  // Killed once race.json holds the whole first rung (six steps, three from each rank).
+  const auto end = Clock::now() + std::chrono::seconds(120);
+  bool ready = false;
+  while (!ready && Clock::now() < end) {
+    try {
+      ready = aft::fs::exists(race_json) && aft::fs::read_json(race_json).at("steps").size() >= 6;
+    } catch (const std::exception&) {
+    }
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto& p : procs) {
+    kill(p.pid, SIGKILL);
+    waitpid(p.pid, nullptr, 0);
+  }
+  ASSERT_TRUE(ready) << read_text(dir_ + "/race-killed.rank0.log");
+  const auto first = aft::fs::read_json(race_json);
+  ASSERT_FALSE(first.contains("final")) << "the race ended before it could be killed";
+  const auto codes = ranks("finetune --resume " + dir_ + "/race-killed --threads 1 --quiet", 2, "race-resumed");
+  ASSERT_EQ(codes, (std::vector<int>{0, 0})) << read_text(dir_ + "/race-resumed.rank0.log")
+                                             << read_text(dir_ + "/race-resumed.rank1.log");
+  const auto done = aft::fs::read_json(race_json);
+  EXPECT_EQ(done.at("session").get<int>(), 2);
+  for (const auto& [key, step] : first.at("steps").items()) {
+    const auto& sessions = done.at("steps").at(key).at("sessions");
+    EXPECT_EQ(sessions.at(0).at("session").get<int>(), 1) << key << " was trained again";
+    for (size_t i = 1; i < sessions.size(); ++i) EXPECT_GT(sessions[i].at("from_epoch").get<int>(), 0) << key;
+  }
+  EXPECT_TRUE(aft::fs::exists(dir_ + "/race-killed/summary.json"));
 }
 
 // Starts a long 2-process run and returns once rank 0 has finished an epoch (so both are training).
