@@ -49,6 +49,7 @@ method_args[spottune-gk]="--method spottune --global-k 4"
 method_args[contribution]="--method contribution --search-preset fast"
 method_args[multisource]="--method multisource --search-preset fast"  # the first two sources
 method_args[auto]="--method auto --budget 3"
+method_args[auto-b6]="--method auto --budget 6"  # not in the default list: does a larger budget choose better?
 # auto retrains its winner on every training image (validation included); these two do the
 # same with no validation split and no early stop, so that auto is compared with like.
 method_args[full-all]="--method full"; method_val[full-all]=0

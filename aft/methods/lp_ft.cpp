@@ -12,7 +12,7 @@
 #include "aft/core/device.h"
 #include "aft/core/error.h"
 #include "aft/core/log.h"
-#include "aft/data/loader.h"
+#include "aft/methods/feature_cache.h"
 #include "aft/train/trainer.h"
 
 namespace aft::methods {
@@ -65,24 +65,15 @@ class LpFtMethod : public Method {
     const auto start = std::chrono::steady_clock::now();
     auto model = context.fresh_model();  // the pretrained backbone and the run's new head
     const auto device = parse_device(run.device);
-    model->to(device);
-    model->eval();
-    data::LoaderOptions lo;
-    lo.batch_size = run.batch_size;
-    lo.threads = static_cast<int>(run.workers);
+    // A race's probes share one cache (each image's features computed once); alone, a probe
+    // fills its own.
+    const auto cache = context.features ? context.features : std::make_shared<FeatureCache>();
     const auto& splits = context.data->splits;
-    data::Loader loader(splits.train, splits.train_indices, context.data->eval_transform, lo);
-    loader.start_epoch(0);
-    std::vector<torch::Tensor> features, labels;
-    {
-      torch::NoGradGuard no_grad;
-      data::Batch batch;
-      while (loader.next(batch)) {
-        features.push_back(model->features(batch.images.to(device)).to(torch::kCPU));
-        labels.push_back(batch.labels);
-      }
-    }
-    const auto x = torch::cat(features), y = torch::cat(labels);
+    const auto x = cache->features(*model, *context.data, splits.train_indices, run.batch_size,
+                                   static_cast<int>(run.workers), device);
+    std::vector<int64_t> labels;
+    for (size_t i : splits.train_indices) labels.push_back(splits.train->label(i));
+    const auto y = torch::tensor(labels, torch::kInt64);
     const double feature_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     model->to(torch::kCPU);
     auto params = model->named_parameters();

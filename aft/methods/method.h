@@ -28,6 +28,8 @@ struct TrainOptions;
 
 namespace aft::methods {
 
+class FeatureCache;
+
 // The Trainer's vocabulary, under the names methods have always used.
 using train::LossFn;
 using train::ParamGroup;
@@ -49,6 +51,9 @@ struct PrepareContext {
   // stopped; empty: no journal (search proxies, tests). Every rank reads it, one writes.
   std::string search_dir;
   bool search_writer = true;
+  // Frozen-backbone features shared by the linear probes of several runs over the same source
+  // and images (a race's folds); null: a probe computes its own.
+  std::shared_ptr<FeatureCache> features;
   // The journal file of the search called `name`, or "" without a search_dir.
   std::string journal(const std::string& name) const {
     return search_dir.empty() ? std::string() : search_dir + "/" + name + ".jsonl";

@@ -16,6 +16,7 @@
 #include "aft/dist/env.h"
 #include "aft/dist/process_group.h"
 #include "aft/methods/auto_options.h"
+#include "aft/methods/feature_cache.h"
 #include "aft/methods/registry.h"
 #include "aft/models/weights.h"
 #include "aft/train/checkpoint.h"
@@ -83,6 +84,7 @@ class Race {
   double spent() const { return state_.value("spent", 0.0); }
   double unit() const { return unit_; }
   double seconds() const { return state_.value("seconds", 0.0); }
+  int64_t features_computed() const { return features_->computed(); }
   bool main() const { return !group_ || group_->is_main(); }
   int world() const { return group_ ? group_->world() : 1; }
   // The rank that trains entrant `index` (its place among all candidates) on fold `f`: fixed for
@@ -252,6 +254,7 @@ class Race {
     auto method = info.create(*options_ptr);
     methods::PrepareContext context{in_.fresh_model, &data, &options, dir, true, in_.classes, in_.image_size, nullptr};
     context.search_dir = dir + "/search";
+    context.features = features_;
     const auto prepared = dir + "/prepared.json";
     const auto fold0 = dir_ + "/race/" + c.label + "/fold0/prepared.json";
     if (c.search_epochs > 0 && prepared != fold0 && !fs::exists(prepared) && fs::exists(fold0)) {
@@ -309,6 +312,9 @@ class Race {
   std::vector<size_t> pool_;
   std::vector<std::pair<std::vector<size_t>, std::vector<size_t>>> fold_splits_;
   std::shared_ptr<dist::Group> group_;
+  // Every probe of the race (lp-ft's first stage on each fold and in the final) reads one
+  // source's frozen features of the same images: each image's are computed once per process.
+  std::shared_ptr<methods::FeatureCache> features_ = std::make_shared<methods::FeatureCache>();
   std::vector<std::string> written_steps_, written_searches_;  // this rank's records since the last share()
   double unit_ = 1;
   nlohmann::json state_;
@@ -522,7 +528,8 @@ nlohmann::json run_auto(JobSpec& spec) {
                            {"left_out", left_out},
                            {"stopped", stop_reason},
                            {"rungs", rungs},
-                           {"sessions", race.state()["session"]}};
+                           {"sessions", race.state()["session"]},
+                           {"probe_features_computed", race.features_computed()}};
   nlohmann::json cands = nlohmann::json::array();
   for (const auto& e : all) {
     cands.push_back({{"label", e.candidate.label}, {"method", e.candidate.method}, {"lr_scale", e.candidate.lr_scale},

@@ -166,6 +166,17 @@ TEST_F(AutoRaceRuns, ASearchRunsOnceAcrossFoldsAndSitsOutWhenOverItsShare) {
   EXPECT_NE(html.find("Left out: the budget could not afford their searches: contribution-fast"), std::string::npos);
 }
 
+TEST_F(AutoRaceRuns, ProbesShareTheFrozenFeatures) {
+  // lp-ft probes on each of 3 folds (24 images each) and again in the final retraining (all
+  // 36): 108 rows of features, each of the 36 images computed once.
+  const auto s = race("shared-features", dir_ + "/source", {"lp-ft", "full"}, 1, 10, 3);
+  EXPECT_EQ(s.at("method_report").at("probe_features_computed").get<int64_t>(), 36);
+  for (int f = 0; f < 3; ++f) {
+    const auto prepared = aft::fs::read_json(dir_ + "/shared-features/race/lp-ft/fold" + std::to_string(f) + "/prepared.json");
+    EXPECT_EQ(prepared.at("state").at("report").at("probe_train_images").get<int64_t>(), 24) << f;
+  }
+}
+
 TEST_F(AutoRaceRuns, PicksTheLinearProbeOnTheSourcesOwnClasses) {
   // Every candidate separates classes the source already separates; the tie goes to the probe.
   const auto s = race("own-classes", dir_ + "/source", {"full", "linear@3"});
