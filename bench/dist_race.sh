@@ -20,11 +20,7 @@ race_seconds() { /usr/bin/python3 -c 'import json,sys; print("%.1f" % json.load(
 
 for i in $(seq "$repeats"); do
   "$aft" "${args[@]}" --out "$work/p1-$i" > /dev/null
-  port=$(( 29000 + RANDOM % 1000 ))
-  for r in 0 1; do
-    RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$aft" "${args[@]}" --out "$work/p2-$i" > /dev/null &
-  done
-  wait
+  on_ranks 2 "${args[@]}" --out "$work/p2-$i"
   same=$(/usr/bin/python3 - "$work/p1-$i" "$work/p2-$i" <<'PY'
 import json, sys
 def race(run):

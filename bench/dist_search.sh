@@ -21,11 +21,7 @@ args=(finetune --method contribution --weights "$work/src" --data "$work/fm" --s
 search_seconds() { /usr/bin/python3 -c 'import json,sys; print("%.1f" % json.load(open(sys.argv[1]))["method_report"]["search"]["seconds"])' "$1/summary.json"; }
 
 "$aft" "${args[@]}" --out "$work/p1" > /dev/null
-port=$(( 29000 + RANDOM % 1000 ))
-for r in 0 1; do
-  RANK=$r WORLD_SIZE=2 LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$aft" "${args[@]}" --out "$work/p2" > /dev/null &
-done
-wait
+on_ranks 2 "${args[@]}" --out "$work/p2"
 
 same=$(/usr/bin/python3 - "$work" <<'PY'
 import json, sys

@@ -15,3 +15,15 @@ require_demo() {
     exit 1
   }
 }
+
+# Runs `aft ARGS...` as N processes on loopback, as torchrun would (RANK, WORLD_SIZE, ...), and
+# waits for them: for the benches of the multi-process paths.
+#   on_ranks N ARGS...
+on_ranks() {
+  local n=$1 port=$(( 29000 + RANDOM % 1000 )) r
+  shift
+  for r in $(seq 0 $((n - 1))); do
+    RANK=$r WORLD_SIZE=$n LOCAL_RANK=$r MASTER_ADDR=127.0.0.1 MASTER_PORT=$port "$aft" "$@" > /dev/null &
+  done
+  wait
+}
