@@ -50,6 +50,10 @@ method_args[contribution]="--method contribution --search-preset fast"
 method_args[multisource]="--method multisource --search-preset fast"  # the first two sources
 method_args[auto]="--method auto --budget 3"
 method_args[auto-b6]="--method auto --budget 6"  # not in the default list: does a larger budget choose better?
+# Not in the default list: the lp-ft probe rates measured side by side (0.001 is the default
+# since 2026-12-01; the suite's lp-ft rows before that ran at 0.1).
+method_args[lp-ft-p001]="--method lp-ft --probe-lr 0.001"
+method_args[lp-ft-p1]="--method lp-ft --probe-lr 0.1"
 # auto retrains its winner on every training image (validation included); these two do the
 # same with no validation split and no early stop, so that auto is compared with like.
 method_args[full-all]="--method full"; method_val[full-all]=0
