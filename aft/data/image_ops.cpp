@@ -24,12 +24,22 @@ double bilinear(double x) {
   return x < 1.0 ? 1.0 - x : 0.0;
 }
 
+// Keys' cubic convolution kernel with a = -0.5, as PIL's BICUBIC.
+double bicubic(double x) {
+  constexpr double a = -0.5;
+  if (x < 0) x = -x;
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+  if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
+  return 0.0;
+}
+
 // Pillow's precompute_coeffs + normalize_coeffs_8bpc for outputs [o0, o0 + n) of out_size.
-Coeffs precompute(int64_t in_size, int64_t out_size, int64_t o0, int64_t n) {
+Coeffs precompute(int64_t in_size, int64_t out_size, int64_t o0, int64_t n, Filter filter) {
   Coeffs c;
   const double scale = static_cast<double>(in_size) / static_cast<double>(out_size);
   const double filterscale = scale < 1.0 ? 1.0 : scale;
-  const double support = 1.0 * filterscale;
+  const bool cubic = filter == Filter::bicubic;
+  const double support = (cubic ? 2.0 : 1.0) * filterscale;
   c.ksize = static_cast<int>(std::ceil(support)) * 2 + 1;
   c.first.resize(n);
   c.count.resize(n);
@@ -45,7 +55,8 @@ Coeffs precompute(int64_t in_size, int64_t out_size, int64_t o0, int64_t n) {
     xmax -= xmin;
     double ww = 0.0;
     for (int x = 0; x < xmax; ++x) {
-      k[x] = bilinear((x + xmin - center + 0.5) * ss);
+      const double t = (x + xmin - center + 0.5) * ss;
+      k[x] = cubic ? bicubic(t) : bilinear(t);
       ww += k[x];
     }
     for (int x = 0; x < xmax; ++x) {
@@ -68,7 +79,7 @@ inline uint8_t clip8(int32_t v) {
 }  // namespace
 
 void resize_region(const Image& src, const Rect& crop, int64_t out_h, int64_t out_w,
-                   const Rect& window, uint8_t* dst) {
+                   const Rect& window, uint8_t* dst, Filter filter) {
   check(crop.y >= 0 && crop.x >= 0 && crop.h > 0 && crop.w > 0 && crop.y + crop.h <= src.height &&
             crop.x + crop.w <= src.width,
         "resize_region: crop outside the image");
@@ -84,7 +95,7 @@ void resize_region(const Image& src, const Rect& crop, int64_t out_h, int64_t ou
   Coeffs vert;
   int64_t row_first = window.y, row_last = window.y + window.h;
   if (need_v) {
-    vert = precompute(crop.h, out_h, window.y, window.h);
+    vert = precompute(crop.h, out_h, window.y, window.h, filter);
     row_first = vert.first[0];
     row_last = vert.first[window.h - 1] + vert.count[window.h - 1];
   }
@@ -95,7 +106,7 @@ void resize_region(const Image& src, const Rect& crop, int64_t out_h, int64_t ou
   int64_t hstride = stride;
   int64_t hrow0 = 0;
   if (need_h) {
-    const Coeffs horiz = precompute(crop.w, out_w, window.x, window.w);
+    const Coeffs horiz = precompute(crop.w, out_w, window.x, window.w, filter);
     const int64_t rows = row_last - row_first;
     temp.resize(static_cast<size_t>(rows * window.w * 3));
     for (int64_t r = 0; r < rows; ++r) {

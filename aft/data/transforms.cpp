@@ -15,8 +15,14 @@ namespace aft::data {
 
 namespace {
 
-constexpr float kMean[3] = {0.485f, 0.456f, 0.406f};
-constexpr float kStd[3] = {0.229f, 0.224f, 0.225f};
+struct Normalization {
+  float mean[3], std[3];
+};
+// ImageNet's channel statistics (torchvision's recipe) and the [-1, 1] scaling of models
+// trained from TensorFlow's Inception preprocessing (timm's "inception" mean/std: EfficientNet-
+// Lite, docs/efficientnet.md).
+constexpr Normalization kImagenet{{0.485f, 0.456f, 0.406f}, {0.229f, 0.224f, 0.225f}};
+constexpr Normalization kInception{{0.5f, 0.5f, 0.5f}, {0.5f, 0.5f, 0.5f}};
 
 int64_t round_half_even(double v) { return static_cast<int64_t>(std::nearbyint(v)); }
 
@@ -31,6 +37,8 @@ struct Recipe {
   int64_t size = 0;
   std::string name;
   std::shared_ptr<const AutoAugment> augment;  // train only; null: none
+  Filter filter = Filter::bilinear;
+  Normalization norm = kImagenet;
 };
 
 class PresetTransform : public Transform {
@@ -71,7 +79,7 @@ class PresetTransform : public Transform {
                       std::min(left + s, rw) - std::max<int64_t>(left, 0)};
     thread_local std::vector<uint8_t> buffer;
     buffer.resize(static_cast<size_t>(std::max<int64_t>(inside.h, 0) * std::max<int64_t>(inside.w, 0) * 3));
-    if (inside.h > 0 && inside.w > 0) resize_region(image, crop, rh, rw, inside, buffer.data());
+    if (inside.h > 0 && inside.w > 0) resize_region(image, crop, rh, rw, inside, buffer.data(), r_.filter);
     // The output window as a uint8 image (padding black, flipped): what torchvision's
     // geometric transforms hand to the next one.
     thread_local Image canvas;
@@ -96,8 +104,8 @@ class PresetTransform : public Transform {
     const Image& pixels = r_.augment ? (canvas = r_.augment->apply(canvas, rng)) : canvas;
     float scale[3], bias[3];
     for (int c = 0; c < 3; ++c) {
-      scale[c] = 1.0f / (255.0f * kStd[c]);
-      bias[c] = -kMean[c] / kStd[c];
+      scale[c] = 1.0f / (255.0f * r_.norm.std[c]);
+      bias[c] = -r_.norm.mean[c] / r_.norm.std[c];
     }
     const int64_t plane = s * s;
     for (int64_t o = 0; o < plane; ++o) {
@@ -158,14 +166,34 @@ torch::Tensor Transform::apply(const Image& image, Rng& rng) const {
 }
 
 std::vector<std::string> preset_names() {
-  return {"imagenet224", "decathlon72", "small", "small-noflip", "none"};
+  return {"imagenet224", "lite", "decathlon72", "small", "small-noflip", "none"};
 }
 
-TransformPtr make_preset(const std::string& name, bool train, int64_t size, const AugmentSpec& augment) {
+TransformPtr make_preset(const std::string& spec, bool train, int64_t size, const AugmentSpec& augment) {
   check(size >= 0, "transform size must be >= 0, got ", size);
   Recipe r;
-  const std::string suffix = "+Normalize";
-  if (name == "imagenet224") {
+  // PRESET or PRESET:NORM, NORM one of imagenet, inception (the preset's own by default).
+  const auto colon = spec.find(':');
+  const std::string name = spec.substr(0, colon);
+  std::string norm = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  if (norm.empty()) norm = name == "lite" ? "inception" : "imagenet";
+  check(norm == "imagenet" || norm == "inception", "transform ", spec, ": unknown normalisation '", norm,
+        "' (valid: imagenet, inception)");
+  r.norm = norm == "inception" ? kInception : kImagenet;
+  const std::string suffix = norm == "inception" ? "+Normalize(0.5,0.5)" : "+Normalize";
+  if (name == "lite") {
+    // timm's evaluation recipe for tf_efficientnet_lite*: bicubic, crop fraction 0.875.
+    r.size = size > 0 ? size : 224;
+    r.filter = Filter::bicubic;
+    if (train) {
+      r.random_resized_crop = true;
+      r.flip = true;
+      r.name = "RandomResizedCrop(" + std::to_string(r.size) + ",bicubic)+RandomHorizontalFlip";
+    } else {
+      r.resize = static_cast<int64_t>(std::floor(static_cast<double>(r.size) / 0.875));
+      r.name = "Resize(" + std::to_string(r.resize) + ",bicubic)+CenterCrop(" + std::to_string(r.size) + ")";
+    }
+  } else if (name == "imagenet224") {
     r.size = size > 0 ? size : 224;
     if (train) {
       r.random_resized_crop = true;

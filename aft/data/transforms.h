@@ -34,13 +34,17 @@ class Transform {
 
 using TransformPtr = std::shared_ptr<const Transform>;
 
-// Presets (all end with ToTensor + ImageNet mean/std Normalize; PIL semantics: BILINEAR with
+// Presets (all end with ToTensor + Normalize; PIL semantics: BILINEAR (or BICUBIC) with
 // PIL's anti-aliasing, bit-exact with torchvision's PIL pipeline up to float rounding):
 //   imagenet224   train RandomResizedCrop(S) + flip;   test Resize(S*256/224) + CenterCrop(S). S=224
+//   lite          as imagenet224 with BICUBIC and test Resize(floor(S/0.875)), mean/std 0.5: the
+//                 inputs of EfficientNet-Lite's weights (timm's tf_efficientnet_lite recipe). S=224
 //   decathlon72   train Resize(S*72/64) + RandomCrop(S) + flip; test Resize(S*72/64) + CenterCrop(S). S=64
 //   small         train Resize(S) if needed + RandomCrop(S, padding 4) + flip; test Resize(S) + CenterCrop(S). S=32
 //   small-noflip  as small without the flip (characters: a mirror changes the class)
 //   none          Resize(S) + CenterCrop(S) for train and test, no augmentation. S=224
+// A preset may name its normalisation: "small-noflip:inception" (imagenet | inception = mean
+// and std 0.5); by default lite's is inception and every other preset's imagenet.
 // `size` (> 0) overrides S. `augment` (train only) inserts RandAugment or TrivialAugmentWide
 // on the S x S uint8 image after the crop/flip, before ToTensor + Normalize.
 TransformPtr make_preset(const std::string& name, bool train, int64_t size = 0, const AugmentSpec& augment = {});

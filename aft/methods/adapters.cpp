@@ -82,8 +82,7 @@ std::vector<AdaptedWeight> select_weights(models::VisionModel& model, const std:
   auto all = adaptable_weights(model);
   std::vector<AdaptedWeight> out;
   if (targets == "auto") {
-    const bool vit = dynamic_cast<models::VisionTransformer*>(&model) != nullptr;
-    const std::regex pattern(vit ? "encoder\\.layers\\..*" : "layer[0-9]+\\..*");
+    const std::regex pattern(model.adapter_pattern());
     for (auto& w : all) {
       if (std::regex_match(w.path, pattern)) out.push_back(w);
     }

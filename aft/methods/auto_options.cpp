@@ -20,7 +20,7 @@ const std::vector<AutoCandidate>& default_auto_candidates() {
       // about 2 epochs of full fine-tuning, contribution's fast PSO about 22.
       {"partial-angle", "partial", {{"select", "angle"}, {"k", "auto"}, {"pick", "auto"}}, 1.0, "", 1.0, 2},
       {"contribution-fast", "contribution", {{"search-preset", "fast"}}, 1.0, "", 1.0, 22},
-      {"spottune", "spottune", nlohmann::json::object(), 1.0, "resnet", 1.7},
+      {"spottune", "spottune", nlohmann::json::object(), 1.0, "resnet|efficientnet_lite", 1.7},
       // Adapters learn from zero (B = 0, Q = 0): peft's recipes give them a higher rate.
       {"lora@3", "lora", nlohmann::json::object(), 3.0, "vit_"},
   };
@@ -62,7 +62,16 @@ void AutoOptions::validate() const {
 
 std::vector<AutoCandidate> AutoOptions::resolve(const std::string& arch) const {
   // An empty arch checks the labels alone (validate(), before the model is known).
-  auto fits = [&](const AutoCandidate& c) { return arch.empty() || arch.rfind(c.arch_prefix, 0) == 0; };
+  auto fits = [&](const AutoCandidate& c) {
+    if (arch.empty()) return true;
+    size_t begin = 0;  // arch_prefix: prefixes separated by '|'
+    while (begin <= c.arch_prefix.size()) {
+      const auto end = std::min(c.arch_prefix.find('|', begin), c.arch_prefix.size());
+      if (arch.rfind(c.arch_prefix.substr(begin, end - begin), 0) == 0) return true;
+      begin = end + 1;
+    }
+    return false;
+  };
   std::vector<AutoCandidate> out;
   auto take = [&](const AutoCandidate& c) {
     if (!fits(c)) return;

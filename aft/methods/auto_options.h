@@ -17,7 +17,7 @@ struct AutoCandidate {
   std::string method;
   nlohmann::json options = nlohmann::json::object();
   double lr_scale = 1.0;
-  std::string arch_prefix;  // architectures it fits ("resnet": spottune routes residual blocks; "vit_")
+  std::string arch_prefix;  // architectures it fits, prefixes separated by '|' ("resnet|efficientnet_lite": spottune routes residual blocks); empty: all
   // What the race's plan assumes it costs, in full fine-tunes per run (a frozen backbone's
   // probe far less, searches and two-copy networks more); the race measures the real cost.
   double cost_guess = 1.0;

@@ -16,7 +16,8 @@ void LoraOptions::visit(OptionVisitor& v) {
   v.field("rank", "rank r of each update B A", rank);
   v.field("alpha", "the update is scaled by alpha / rank", alpha);
   v.field("targets",
-          "layers to adapt: auto (ViT: attention and MLP projections; ResNet: convs of the residual stages), or "
+          "layers to adapt: auto (ViT: attention and MLP projections; ResNet: convs of the residual stages; "
+          "EfficientNet: 1x1 convs), or "
           "comma-separated unit names, layer names (out_proj, mlp.0, layer4.1.conv2) or a regex over layer paths",
           targets);
 }

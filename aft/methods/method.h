@@ -79,6 +79,8 @@ class Method : public train::Learner {
   virtual void build_own_model(const OwnModelSpec&) {}
   // Metadata for model.safetensors when the method built its own model.
   virtual std::map<std::string, std::string> own_model_metadata() const { return {}; }
+  // The architecture whose inputs (normalisation) the method's own model takes; "" if none.
+  virtual std::string own_model_arch() const { return ""; }
   // Files the method reads beyond the job's --data and --weights (its own sources): the run
   // directory may never hold one, so --overwrite can never remove them.
   virtual std::vector<std::string> inputs() const { return {}; }

@@ -51,6 +51,17 @@ MultiSourceMethod::MultiSourceMethod(MultiSourceOptions options) : options_(std:
   if (!options_.frozen.empty()) frozen_ = parse_frozen(options_.frozen);
 }
 
+std::string MultiSourceMethod::own_model_arch() const {
+  if (specs_.empty()) return "";
+  models::ModelOptions o;
+  o.model = specs_.front().arch;
+  try {
+    return models::resolve_arch(o, models::resolve_weights_path(specs_.front().weights));
+  } catch (const Error& e) {
+    fail("--source ", options_.sources.front(), ": ", e.what());
+  }
+}
+
 void MultiSourceMethod::resolve_sources(int64_t classes, int64_t image_size) {
   if (!configs_.empty()) return;
   for (size_t j = 0; j < specs_.size(); ++j) {

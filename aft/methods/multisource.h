@@ -75,6 +75,8 @@ class MultiSourceMethod : public Method {
   // Builds the ensemble (pretrained sources, new heads from the seed) and freezes per k.
   void build_own_model(const OwnModelSpec& spec) override;
   std::map<std::string, std::string> own_model_metadata() const override;
+  // The first source's: one transform feeds every source (docs/efficientnet.md).
+  std::string own_model_arch() const override;
   std::vector<std::string> inputs() const override;
   std::shared_ptr<torch::nn::Module> module() override { return ensemble_; }
   std::vector<ParamGroup> param_groups() override;

@@ -9,7 +9,8 @@ namespace aft::methods {
 void OftOptions::visit(OptionVisitor& v) {
   v.field("blocks", "orthogonal blocks along each targeted layer's outputs (must divide the output count)", blocks);
   v.field("targets",
-          "layers to adapt: auto (ViT: attention and MLP projections; ResNet: convs of the residual stages), or "
+          "layers to adapt: auto (ViT: attention and MLP projections; ResNet: convs of the residual stages; "
+          "EfficientNet: 1x1 convs), or "
           "comma-separated unit names, layer names (out_proj, mlp.0, layer4.1.conv2) or a regex over layer paths",
           targets);
 }

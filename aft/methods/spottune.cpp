@@ -29,11 +29,11 @@ void SpotTuneOptions::validate() const {
 }
 
 void SpotTuneMethod::attach(models::ModelPtr model) {
-  auto resnet = std::dynamic_pointer_cast<models::ResNet>(model);
-  check(resnet != nullptr, "--method spottune routes residual blocks and needs a ResNet (resnet18|26|34|50|101), got ",
+  check(dynamic_cast<models::BlockTrunk*>(model.get()) != nullptr,
+        "--method spottune routes residual blocks and needs a ResNet or an EfficientNet-Lite, got ",
         model ? model->config().arch : std::string("no model"));
   Method::attach(model);
-  net_ = std::make_shared<SpotTuneNet>(resnet, options_.policy_width);
+  net_ = std::make_shared<SpotTuneNet>(model, options_.policy_width);
   check(options_.global_k <= static_cast<double>(net_->num_blocks()), "--global-k ", options_.global_k, " exceeds the ",
         net_->num_blocks(), " routed blocks of ", model->config().arch);
   if (options_.frozen_bn == "freeze") {
@@ -208,7 +208,7 @@ nlohmann::json SpotTuneMethod::time_inference(const torch::Tensor& images, int r
 
 nlohmann::json SpotTuneMethod::report() {
   nlohmann::json fraction = nlohmann::json::array(), usage = nlohmann::json::object();
-  const auto& names = net_->backbone().block_names();
+  const auto& names = net_->trunk().block_names();
   double total_tuned = 0;
   for (int64_t b = 0; b < net_->num_blocks(); ++b) {
     const double count = tuned_per_block_[b].item<double>();

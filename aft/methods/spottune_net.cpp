@@ -55,12 +55,13 @@ torch::Tensor PolicyNet::forward(torch::Tensor x) {
 
 // ---- SpotTuneNet ----
 
-SpotTuneNet::SpotTuneNet(std::shared_ptr<models::ResNet> backbone, double policy_width)
-    : backbone_(std::move(backbone)) {
+SpotTuneNet::SpotTuneNet(models::ModelPtr backbone, double policy_width) : backbone_(std::move(backbone)) {
   check(backbone_ != nullptr, "spottune: no backbone");
+  trunk_ = dynamic_cast<models::BlockTrunk*>(backbone_.get());
+  check(trunk_ != nullptr, "spottune: ", backbone_->config().arch, " has no residual blocks to route");
   register_module("backbone", backbone_);
   tuned_list_ = register_module("tuned", torch::nn::ModuleList());
-  for (const auto& block : backbone_->blocks()) {
+  for (const auto& block : trunk_->blocks()) {
     frozen_.push_back(block);
     tuned_.push_back(block->clone_block());
     tuned_list_->push_back(tuned_.back());
@@ -70,13 +71,13 @@ SpotTuneNet::SpotTuneNet(std::shared_ptr<models::ResNet> backbone, double policy
 }
 
 torch::Tensor SpotTuneNet::run_copy(models::ResidualBlock& block, const torch::Tensor& x, const torch::Tensor& shortcut) {
-  return torch::relu(block.branch(x) + (shortcut.defined() ? shortcut : block.shortcut(x)));
+  return block.join(block.branch(x), shortcut.defined() ? shortcut : block.shortcut(x));
 }
 
 torch::Tensor SpotTuneNet::forward_two_path(const torch::Tensor& images, const torch::Tensor& actions) {
   check(actions.dim() == 2 && actions.size(0) == images.size(0) && actions.size(1) == num_blocks(),
         "spottune: actions must be [", images.size(0), ", ", num_blocks(), "], got ", actions.sizes());
-  auto x = backbone_->stem(images);
+  auto x = trunk_->stem(images);
   for (int64_t b = 0; b < num_blocks(); ++b) {
     const torch::Tensor shared = shared_shortcut_[b] ? frozen_[b]->shortcut(x) : torch::Tensor();
     const auto f = run_copy(*frozen_[b], x, shared);
@@ -84,14 +85,14 @@ torch::Tensor SpotTuneNet::forward_two_path(const torch::Tensor& images, const t
     const auto a = actions.select(1, b).to(f.scalar_type()).view({-1, 1, 1, 1});
     x = f * (1 - a) + t * a;
   }
-  return backbone_->head(backbone_->pool(x));
+  return backbone_->head(trunk_->pool(x));
 }
 
 torch::Tensor SpotTuneNet::forward_split(const torch::Tensor& images, const torch::Tensor& actions) {
   check(actions.dim() == 2 && actions.size(0) == images.size(0) && actions.size(1) == num_blocks(),
         "spottune: actions must be [", images.size(0), ", ", num_blocks(), "], got ", actions.sizes());
   const auto chosen = actions.to(torch::kCPU).gt(0.5);
-  auto x = backbone_->stem(images);
+  auto x = trunk_->stem(images);
   for (int64_t b = 0; b < num_blocks(); ++b) {
     const auto mask = chosen.select(1, b);
     const int64_t n_tuned = mask.sum().item<int64_t>();
@@ -110,7 +111,7 @@ torch::Tensor SpotTuneNet::forward_split(const torch::Tensor& images, const torc
       x = torch::empty(sizes, f.options()).index_copy_(0, rows_f, f).index_copy_(0, rows_t, t);
     }
   }
-  return backbone_->head(backbone_->pool(x));
+  return backbone_->head(trunk_->pool(x));
 }
 
 }  // namespace aft::methods

@@ -1,4 +1,4 @@
-// SpotTune's network (methods/spottune.md): a ResNet whose residual blocks exist twice, a
+// SpotTune's network (docs/spottune.md): a block trunk (ResNet, EfficientNet) whose residual blocks exist twice, a
 // frozen copy F_b (kept in place inside the backbone) and a tuned copy T_b, plus a small
 // policy network whose hard Gumbel-Softmax decisions pick one copy per image and block.
 #pragma once
@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "aft/models/block_trunk.h"
+#include "aft/models/model.h"
 #include "aft/models/resnet.h"
 
 namespace aft::methods {
@@ -41,18 +43,20 @@ class PolicyNet : public torch::nn::Module {
 
 class SpotTuneNet : public torch::nn::Module {
  public:
-  // Takes the pretrained ResNet (its blocks become the frozen copies) and clones each block
-  // into the tuned copy. The structure depends only on the ResNet's architecture, so a
-  // saved run loads back into SpotTuneNet(build_model(config), width) strictly.
-  SpotTuneNet(std::shared_ptr<models::ResNet> backbone, double policy_width);
+  // Takes the pretrained model (its blocks become the frozen copies) and clones each block
+  // into the tuned copy. The structure depends only on the architecture, so a saved run
+  // loads back into SpotTuneNet(build_model(config), width) strictly. The model must be a
+  // models::BlockTrunk.
+  SpotTuneNet(models::ModelPtr backbone, double policy_width);
 
   int64_t num_blocks() const { return static_cast<int64_t>(frozen_.size()); }
-  models::ResNet& backbone() { return *backbone_; }
+  models::VisionModel& backbone() { return *backbone_; }
+  models::BlockTrunk& trunk() { return *trunk_; }
   const std::vector<std::shared_ptr<models::ResidualBlock>>& frozen_blocks() const { return frozen_; }
   const std::vector<std::shared_ptr<models::ResidualBlock>>& tuned_blocks() const { return tuned_; }
   PolicyNet& policy() { return *policy_; }
 
-  // Both copies of every block on every image, mixed after the ReLU:
+  // Both copies of every block on every image, mixed after each block's join (ResNet: ReLU):
   // x_{b+1} = (1 - a_b) relu(s_b + F_b(x_b)) + a_b relu(s_b + T_b(x_b)). `actions` is [N, B]
   // (float; may carry the straight-through gradient to the policy).
   torch::Tensor forward_two_path(const torch::Tensor& images, const torch::Tensor& actions);
@@ -66,7 +70,8 @@ class SpotTuneNet : public torch::nn::Module {
   // pool-and-pad) is computed once per block and shared, as in the reference.
   torch::Tensor run_copy(models::ResidualBlock& block, const torch::Tensor& x, const torch::Tensor& shortcut);
 
-  std::shared_ptr<models::ResNet> backbone_;
+  models::ModelPtr backbone_;
+  models::BlockTrunk* trunk_ = nullptr;  // backbone_ seen as its blocks
   torch::nn::ModuleList tuned_list_{nullptr};
   std::shared_ptr<PolicyNet> policy_;
   std::vector<std::shared_ptr<models::ResidualBlock>> frozen_, tuned_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "aft/core/error.h"
+#include "aft/models/efficientnet.h"
 #include "aft/models/resnet.h"
 #include "aft/models/vit.h"
 
@@ -33,6 +34,8 @@ ModelPtr build_model(const ModelConfig& config) {
   VitShape shape;
   if (parse_vit_arch(config.arch, shape)) return std::make_shared<VisionTransformer>(config);
   if (config.arch.rfind("resnet", 0) == 0) return std::make_shared<ResNet>(config);
+  LiteShape lite;
+  if (parse_lite_arch(config.arch, lite)) return std::make_shared<EfficientNetLite>(config);
   std::string valid;
   for (const auto& a : list_architectures()) valid += (valid.empty() ? "" : ", ") + a.name;
   fail("unknown architecture '", config.arch, "' (valid: ", valid, "; ViTs take any patch size: vit_ti_P, vit_s_P, vit_b_P)");
@@ -48,7 +51,17 @@ std::vector<ArchInfo> list_architectures() {
       {"vit_ti_16", "ViT-Ti, 192 wide, 3 heads, 12 layers (any patch size: vit_ti_P)"},
       {"vit_s_16", "ViT-S, 384 wide, 6 heads, 12 layers (any patch size: vit_s_P)"},
       {"vit_b_16", "ViT-B, 768 wide, 12 heads, 12 layers, torchvision vit_b_16 (any patch size: vit_b_P)"},
+      {"efficientnet_lite0", "EfficientNet-Lite0, timm tf_efficientnet_lite0 (MBConv, ReLU6, TF same padding; 224 px)"},
+      {"efficientnet_lite1", "EfficientNet-Lite1 (depth x1.1; 240 px)"},
+      {"efficientnet_lite2", "EfficientNet-Lite2 (width x1.1, depth x1.2; 260 px)"},
+      {"efficientnet_lite3", "EfficientNet-Lite3 (width x1.2, depth x1.4; 280 px)"},
+      {"efficientnet_lite4", "EfficientNet-Lite4 (width x1.4, depth x1.8; 300 px)"},
   };
+}
+
+std::string input_normalization(const std::string& arch) {
+  LiteShape lite;
+  return parse_lite_arch(arch, lite) ? "inception" : "imagenet";
 }
 
 bool is_head_param(const VisionModel& model, const std::string& name) {

@@ -12,12 +12,12 @@
 namespace aft::models {
 
 struct ModelConfig {
-  std::string arch = "resnet18";   // resnet18|resnet26|resnet34|resnet50|resnet101|vit_{ti,s,b}_P
+  std::string arch = "resnet18";   // resnet18|26|34|50|101, vit_{ti,s,b}_P, efficientnet_lite0..4
   int64_t num_classes = 1000;
   std::string stem = "imagenet";   // ResNet stem: imagenet (7x7/2 + maxpool) | small (3x3/1, no pool)
   double width = 1.0;              // ResNet channel multiplier (64*width base channels)
   int64_t image_size = 224;        // ViT input size (position embeddings depend on it)
-  double drop_path = 0;            // ViT stochastic depth: the last block's rate, rising linearly from 0
+  double drop_path = 0;            // stochastic depth (ViT, EfficientNet): the last block's rate, rising linearly from 0
 
   nlohmann::json to_json() const;
   static ModelConfig from_json(const nlohmann::json& j);  // missing keys keep defaults
@@ -48,6 +48,8 @@ class VisionModel : public torch::nn::Module {
   virtual std::vector<TunableUnit> units(UnitLevel level) const = 0;
   // Prefix of the classifier's parameter names ("fc" for ResNet, "heads.head" for ViT).
   virtual std::string head_prefix() const = 0;
+  // Regex over module paths of the layers LoRA/OFT adapt by default (--targets auto).
+  virtual std::string adapter_pattern() const = 0;
   // Replaces the classifier with a freshly initialised one for `num_classes` outputs.
   virtual void replace_head(int64_t num_classes) = 0;
 
@@ -76,6 +78,10 @@ struct ArchInfo {
   std::string description;
 };
 std::vector<ArchInfo> list_architectures();
+// The input normalisation an architecture's pretrained weights expect, as a transform
+// normalisation name (aft/data/transforms.h): "inception" (mean/std 0.5) for EfficientNet-Lite,
+// "imagenet" otherwise (and for an empty or unknown name).
+std::string input_normalization(const std::string& arch);
 // True when the name is a head parameter/buffer of this model.
 bool is_head_param(const VisionModel& model, const std::string& name);
 // Units grouped by their homogeneous group, in first-appearance order.

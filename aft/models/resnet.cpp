@@ -27,17 +27,6 @@ torch::nn::Sequential make_downsample(torch::nn::Module& owner, int64_t in, int6
   return owner.register_module("downsample", seq);
 }
 
-void copy_state(const torch::nn::Module& from, torch::nn::Module& to) {
-  torch::NoGradGuard no_grad;
-  auto dst_params = to.named_parameters(true);
-  for (const auto& p : from.named_parameters(true)) {
-    dst_params[p.key()].copy_(p.value());
-    dst_params[p.key()].set_requires_grad(p.value().requires_grad());
-  }
-  auto dst_buffers = to.named_buffers(true);
-  for (const auto& b : from.named_buffers(true)) dst_buffers[b.key()].copy_(b.value());
-}
-
 struct Layout {
   bool bottleneck = false;
   bool resnet26 = false;
@@ -88,9 +77,16 @@ torch::Tensor BasicBlock::shortcut(torch::Tensor x) {
   return x;
 }
 
+// The addition and ReLU run in place on the branch's fresh output, as torchvision's: on CPU
+// every new large activation is a fresh mmap and page faults (bench/step_bench.sh, §1).
+torch::Tensor BasicBlock::join(torch::Tensor branch, const torch::Tensor& shortcut) {
+  branch += shortcut;
+  return torch::relu_(branch);
+}
+
 std::shared_ptr<ResidualBlock> BasicBlock::clone_block() const {
   auto copy = std::make_shared<BasicBlock>(in_, planes_, stride_, kind_);
-  copy_state(*this, *copy);
+  copy_module_state(*this, *copy);
   copy->train(is_training());
   return copy;
 }
@@ -125,9 +121,14 @@ torch::Tensor Bottleneck::shortcut(torch::Tensor x) {
   return downsample_.is_empty() ? x : downsample_->forward(x);
 }
 
+torch::Tensor Bottleneck::join(torch::Tensor branch, const torch::Tensor& shortcut) {
+  branch += shortcut;
+  return torch::relu_(branch);
+}
+
 std::shared_ptr<ResidualBlock> Bottleneck::clone_block() const {
   auto copy = std::make_shared<Bottleneck>(in_, planes_, stride_);
-  copy_state(*this, *copy);
+  copy_module_state(*this, *copy);
   copy->train(is_training());
   return copy;
 }
@@ -241,7 +242,7 @@ std::vector<TunableUnit> ResNet::units(UnitLevel level) const {
       for (size_t k = 0; k < convs.size(); ++k) {
         const std::string prefix = block_names_[b] + ".";
         TunableUnit unit{prefix + convs[k], "", block_names_[b], stage_name(b), {}};
-        std::vector<std::string> members = {convs[k], "bn" + convs[k].substr(4)};
+        std::vector<std::string> members = {convs[k], blocks_[b]->norm_of(k)};
         // The projection shortcut shares the ratio of the block's last conv (contribution.md).
         if (k + 1 == convs.size()) {
           for (const auto& d : blocks_[b]->downsample_names()) members.push_back(d);

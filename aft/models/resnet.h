@@ -12,29 +12,10 @@
 #include <vector>
 
 #include "aft/models/batch_norm.h"
+#include "aft/models/block_trunk.h"
 #include "aft/models/model.h"
 
 namespace aft::models {
-
-class ResidualBlock : public torch::nn::Module {
- public:
-  // The residual path up to (not including) the addition.
-  virtual torch::Tensor branch(torch::Tensor x) = 0;
-  virtual torch::Tensor shortcut(torch::Tensor x) = 0;
-  // The addition and ReLU run in place on the branch's fresh output, as torchvision's: on CPU
-  // every new large activation is a fresh mmap and page faults (bench/step_bench.sh, §1).
-  torch::Tensor forward(torch::Tensor x) {
-    auto out = branch(x);
-    out += shortcut(x);
-    return torch::relu_(out);
-  }
-  // A new block of the same shape holding a copy of this block's parameters and buffers.
-  virtual std::shared_ptr<ResidualBlock> clone_block() const = 0;
-  // Names (relative to the block) of its convolutions in order, each with its norm: "conv1"
-  // -> "bn1". The downsample conv/norm (if any) are listed by downsample_names().
-  virtual std::vector<std::string> conv_names() const = 0;
-  virtual std::vector<std::string> downsample_names() const { return {}; }
-};
 
 // torchvision's BasicBlock (ResNet-18/34) and SpotTune's ResNet-26 block, which differs only
 // by its parameter-free shortcut (2x2 average pool, then zero channels appended).
@@ -45,6 +26,7 @@ class BasicBlock : public ResidualBlock {
   torch::Tensor branch(torch::Tensor x) override;
   torch::Tensor shortcut(torch::Tensor x) override;
   std::shared_ptr<ResidualBlock> clone_block() const override;
+  torch::Tensor join(torch::Tensor branch, const torch::Tensor& shortcut) override;
   std::vector<std::string> conv_names() const override { return {"conv1", "conv2"}; }
   std::vector<std::string> downsample_names() const override;
 
@@ -64,6 +46,7 @@ class Bottleneck : public ResidualBlock {
   torch::Tensor branch(torch::Tensor x) override;
   torch::Tensor shortcut(torch::Tensor x) override;
   std::shared_ptr<ResidualBlock> clone_block() const override;
+  torch::Tensor join(torch::Tensor branch, const torch::Tensor& shortcut) override;
   std::vector<std::string> conv_names() const override { return {"conv1", "conv2", "conv3"}; }
   std::vector<std::string> downsample_names() const override;
 
@@ -74,7 +57,7 @@ class Bottleneck : public ResidualBlock {
   torch::nn::Sequential downsample_{nullptr};
 };
 
-class ResNet : public VisionModel {
+class ResNet : public VisionModel, public BlockTrunk {
  public:
   explicit ResNet(const ModelConfig& config);
   torch::Tensor forward(torch::Tensor x) override { return head(features(x)); }
@@ -83,6 +66,7 @@ class ResNet : public VisionModel {
   int64_t feature_dim() const override { return feature_dim_; }
   std::vector<TunableUnit> units(UnitLevel level) const override;
   std::string head_prefix() const override { return "fc"; }
+  std::string adapter_pattern() const override { return "layer[0-9]+\\..*"; }  // convs of the residual stages
   void replace_head(int64_t num_classes) override;
   int64_t piece_count() const override { return static_cast<int64_t>(blocks_.size()) + 1; }
   torch::Tensor run_pieces(torch::Tensor x, int64_t begin, int64_t end) override;
@@ -91,10 +75,10 @@ class ResNet : public VisionModel {
 
   // The pieces of features(), for methods that route blocks themselves (SpotTune):
   // features(x) == pool(run every block in order on stem(x)).
-  torch::Tensor stem(torch::Tensor x);
-  torch::Tensor pool(torch::Tensor x);
-  const std::vector<std::shared_ptr<ResidualBlock>>& blocks() const { return blocks_; }
-  const std::vector<std::string>& block_names() const { return block_names_; }  // "layer1.0", ...
+  torch::Tensor stem(torch::Tensor x) override;
+  torch::Tensor pool(torch::Tensor x) override;
+  const std::vector<std::shared_ptr<ResidualBlock>>& blocks() const override { return blocks_; }
+  const std::vector<std::string>& block_names() const override { return block_names_; }  // "layer1.0", ...
 
  private:
   bool resnet26_ = false;

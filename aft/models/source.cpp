@@ -26,21 +26,26 @@ std::string resolve_weights_path(const std::string& weights) {
   return weights;
 }
 
-ModelConfig resolve_model_config(const ModelOptions& options, const std::string& weights, int64_t classes,
-                                 int64_t image_size) {
-  ModelConfig c;
+std::string resolve_arch(const ModelOptions& options, const std::string& weights) {
   std::map<std::string, std::string> meta;
   if (!weights.empty()) meta = safetensors::read(weights).metadata;
-  auto from_meta = [&](const char* key) { return meta.count(key) ? meta.at(key) : std::string(); };
-  std::string arch = from_meta("arch");
-  if (arch.empty()) arch = from_meta("architecture");
+  std::string arch = meta.count("arch") ? meta.at("arch") : (meta.count("architecture") ? meta.at("architecture") : "");
   if (!options.model.empty()) {
     check(arch.empty() || arch == options.model, "--model ", options.model, " but ", weights,
           " holds weights for ", arch);
     arch = options.model;
   }
   check(!arch.empty(), "--model is required (", weights.empty() ? "no --weights given" : weights + " names no architecture", ")");
-  c.arch = arch;
+  return arch;
+}
+
+ModelConfig resolve_model_config(const ModelOptions& options, const std::string& weights, int64_t classes,
+                                 int64_t image_size) {
+  ModelConfig c;
+  std::map<std::string, std::string> meta;
+  if (!weights.empty()) meta = safetensors::read(weights).metadata;
+  auto from_meta = [&](const char* key) { return meta.count(key) ? meta.at(key) : std::string(); };
+  c.arch = resolve_arch(options, weights);
   c.stem = !options.stem.empty() ? options.stem : (from_meta("stem").empty() ? "imagenet" : from_meta("stem"));
   if (options.width > 0 || from_meta("width").empty()) {
     c.width = options.width > 0 ? options.width : 1.0;

@@ -25,6 +25,9 @@ struct ModelOptions : Options {
 models::ModelConfig resolve_model_config(const ModelOptions& options, const std::string& weights, int64_t classes,
                                          int64_t image_size);
 
+// The architecture alone: --model (checked against the file's metadata) or the metadata's.
+std::string resolve_arch(const ModelOptions& options, const std::string& weights);
+
 // Resolves weights given as a run directory to its model.safetensors.
 std::string resolve_weights_path(const std::string& weights);
 

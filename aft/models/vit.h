@@ -64,6 +64,7 @@ class VisionTransformer : public VisionModel {
   int64_t feature_dim() const override { return shape_.dim; }
   std::vector<TunableUnit> units(UnitLevel level) const override;
   std::string head_prefix() const override { return "heads.head"; }
+  std::string adapter_pattern() const override { return "encoder\\.layers\\..*"; }  // attention and MLP
   void replace_head(int64_t num_classes) override;
   int64_t piece_count() const override { return static_cast<int64_t>(layers_.size()) + 1; }
   torch::Tensor run_pieces(torch::Tensor x, int64_t begin, int64_t end) override;

@@ -6,6 +6,7 @@
 
 #include "aft/core/error.h"
 #include "aft/models/safetensors.h"
+#include "aft/models/vit.h"
 
 namespace aft::models {
 namespace {
@@ -146,7 +147,7 @@ void load_weights(VisionModel& model, const std::string& path, const LoadOptions
   safetensors::File file = safetensors::read(path);
   TensorMap tensors(file.tensors.begin(), file.tensors.end());
   check_finite(tensors, path);
-  if (has_timm_names(tensors)) tensors = map_timm_names(tensors);
+  tensors = names_for_model(model, tensors);
   try {
     load_state_dict(model, tensors, options, path);
   } catch (const Error& e) {
@@ -198,6 +199,12 @@ bool has_timm_names(const TensorMap& tensors) {
     }
   }
   return false;
+}
+
+TensorMap names_for_model(const VisionModel& model, const TensorMap& tensors) {
+  // Only ViTs have two naming schemes; EfficientNets use timm's own names ("blocks.0.0...").
+  if (dynamic_cast<const VisionTransformer*>(&model) == nullptr || !has_timm_names(tensors)) return tensors;
+  return map_timm_names(tensors);
 }
 
 TensorMap map_timm_names(const TensorMap& tensors) { return rename_all(tensors, timm_to_torchvision()); }

@@ -38,6 +38,8 @@ std::map<std::string, std::string> model_metadata(const VisionModel& model);
 // timm ViT checkpoints (cls_token, pos_embed, blocks.i.attn.qkv, ...) use other names for the
 // same tensors; these map them to torchvision's and back. Unknown keys pass through unchanged.
 bool has_timm_names(const TensorMap& tensors);
+// The tensors under the model's own names: a ViT's timm names mapped, anything else unchanged.
+TensorMap names_for_model(const VisionModel& model, const TensorMap& tensors);
 TensorMap map_timm_names(const TensorMap& tensors);
 TensorMap to_timm_names(const TensorMap& tensors);
 

@@ -43,15 +43,21 @@ const std::set<std::string>& runtime_keys() {
 
 }  // namespace
 
-ResolvedTransform resolve_transform(const train::TrainOptions& o, const data::Splits& splits) {
+ResolvedTransform resolve_transform(const train::TrainOptions& o, const data::Splits& splits, const std::string& arch) {
   std::string preset = o.transform;
   int64_t size = o.image_size;
   if (preset == "auto") {
     const auto first = splits.train->image(splits.train_indices.front());
     const int64_t side = std::max(first.height, first.width);
     // Small images get the small-image recipe; no flip by default because a mirror is not
-    // label-preserving for every task (characters, digits).
-    preset = side <= 64 ? "small-noflip" : "imagenet224";
+    // label-preserving for every task (characters, digits). Larger ones get the recipe the
+    // architecture's pretrained weights were made with, and small ones its normalisation.
+    const std::string norm = models::input_normalization(arch);
+    if (side <= 64) {
+      preset = norm == "imagenet" ? "small-noflip" : "small-noflip:" + norm;
+    } else {
+      preset = norm == "inception" ? "lite" : "imagenet224";
+    }
     if (size == 0 && side <= 64) size = side < 32 ? 32 : side;
   }
   if (size == 0) size = data::make_preset(preset, false, 0)->output_size();
@@ -100,7 +106,7 @@ nlohmann::json check_resume(JobSpec& spec, const nlohmann::json& stored) {
 
 }  // namespace
 
-JobInputs open_job_inputs(const JobSpec& spec, bool own_model) {
+JobInputs open_job_inputs(const JobSpec& spec, bool own_model, const std::string& own_model_arch) {
   JobInputs in;
   data::DataOptions data_options;
   data_options.root = spec.data;
@@ -109,7 +115,9 @@ JobInputs open_job_inputs(const JobSpec& spec, bool own_model) {
   data_options.seed = static_cast<uint64_t>(spec.train.seed);
   data_options.skip_bad = spec.train.skip_bad;
   in.task = train::TrainData{data::open_splits(data_options), nullptr, nullptr};
-  in.transform = resolve_transform(spec.train, in.task.splits);
+  in.weights = models::resolve_weights_path(spec.model.weights);
+  const std::string arch = own_model ? own_model_arch : models::resolve_arch(spec.model, in.weights);
+  in.transform = resolve_transform(spec.train, in.task.splits, arch);
   const auto& tf = in.transform;
   data::AugmentSpec augment;
   augment.policy = spec.train.augment;
@@ -119,11 +127,12 @@ JobInputs open_job_inputs(const JobSpec& spec, bool own_model) {
   in.task.eval_transform = data::make_preset(tf.preset, false, tf.size);
   in.classes = static_cast<int64_t>(in.task.splits.classes.size());
   in.image_size = in.task.eval_transform->output_size();
-  in.weights = models::resolve_weights_path(spec.model.weights);
   if (!own_model) {
     in.config = models::resolve_model_config(spec.model, in.weights, in.classes, in.image_size);
-    check(spec.train.drop_path == 0 || in.config.arch.rfind("vit_", 0) == 0, "--drop-path ", spec.train.drop_path,
-          ": stochastic depth applies to ViTs, not to ", in.config.arch);
+    check(spec.train.drop_path == 0 || in.config.arch.rfind("vit_", 0) == 0 ||
+              in.config.arch.rfind("efficientnet_lite", 0) == 0,
+          "--drop-path ", spec.train.drop_path, ": stochastic depth applies to ViTs and EfficientNets, not to ",
+          in.config.arch);
     in.config.drop_path = spec.train.drop_path;
   }
   // Damaged weights are refused before the run directory exists (load_weights checks again).
@@ -193,7 +202,7 @@ nlohmann::json run_job(JobSpec& spec) {
   seed_everything(static_cast<uint64_t>(spec.train.seed));
   log::set_quiet(spec.quiet || !main_rank);
 
-  auto in = open_job_inputs(spec, own_model);
+  auto in = open_job_inputs(spec, own_model, own_model ? method->own_model_arch() : "");
   auto& task = in.task;
   const auto& tf = in.transform;
   const auto classes = in.classes;
@@ -278,6 +287,19 @@ nlohmann::json run_job(JobSpec& spec) {
   return summary;
 }
 
+namespace {
+
+// A model used as it is: the full method around it, on the device, in eval mode.
+methods::MethodPtr plain_method_for_eval(const models::ModelPtr& model, const std::string& device) {
+  auto method = methods::find_method("full").create(methods::NoOptions());
+  method->attach(model);
+  model->to(parse_device(device));
+  method->set_training(false);
+  return method;
+}
+
+}  // namespace
+
 LoadedRun load_weights_for_eval(const std::string& arch, const std::string& weights_in, const data::Splits& splits,
                                  const std::string& transform, const std::string& device) {
   const std::string weights = models::resolve_weights_path(weights_in);
@@ -291,16 +313,48 @@ LoadedRun load_weights_for_eval(const std::string& arch, const std::string& weig
         splits.classes.size(), " classes");
   train::TrainOptions train;
   train.transform = transform;
-  const auto tf = resolve_transform(train, splits);
+  const auto tf = resolve_transform(train, splits, models::resolve_arch(spec.model, weights));
   LoadedRun out;
   out.eval_transform = data::make_preset(tf.preset, false, tf.size);
   auto model = models::build_model(models::resolve_model_config(spec.model, weights, classes, out.eval_transform->output_size()));
   models::load_weights(*model, weights, {});
   out.classes = splits.classes;
-  out.method = methods::find_method("full").create(methods::NoOptions());
-  out.method->attach(model);
-  model->to(parse_device(device));
-  out.method->set_training(false);
+  out.method = plain_method_for_eval(model, device);
+  return out;
+}
+
+LoadedRun load_weights_for_predict(const std::string& arch, const std::string& weights_in, const std::string& transform,
+                                   const std::string& device) {
+  const std::string weights = models::resolve_weights_path(weights_in);
+  const auto meta = safetensors::read(weights).metadata;
+  models::ModelOptions model_options;
+  model_options.model = arch;
+  const std::string resolved = models::resolve_arch(model_options, weights);
+  const auto classes = meta.count("num_classes") ? parse_integer(meta.at("num_classes")) : std::nullopt;
+  check(classes && *classes > 0, weights, ": metadata names no num_classes; cannot size the head");
+  LoadedRun out;
+  if (meta.count("classes")) {
+    try {
+      out.classes = nlohmann::json::parse(meta.at("classes")).get<std::vector<std::string>>();
+    } catch (const nlohmann::json::exception& e) {
+      fail(weights, ": metadata 'classes' is not a JSON list of names (", e.what(), ")");
+    }
+    check(static_cast<int64_t>(out.classes.size()) == *classes, weights, ": metadata names ", out.classes.size(),
+          " classes for a ", *classes, "-class head");
+  } else {
+    for (int64_t c = 0; c < *classes; ++c) out.classes.push_back(std::to_string(c));
+  }
+  std::string preset = transform;
+  int64_t size = 0;
+  if (preset == "auto") {
+    // No data to look at: the recipe the architecture's weights were made with, at their size.
+    preset = models::input_normalization(resolved) == "inception" ? "lite" : "imagenet224";
+    if (meta.count("image_size")) size = parse_integer(meta.at("image_size")).value_or(0);
+  }
+  out.eval_transform = data::make_preset(preset, false, size);
+  auto model = models::build_model(models::resolve_model_config(model_options, weights, *classes, out.eval_transform->output_size()));
+  models::load_weights(*model, weights, {});
+  out.method = plain_method_for_eval(model, device);
   return out;
 }
 

@@ -41,7 +41,9 @@ struct ResolvedTransform {
   std::string preset;
   int64_t size;
 };
-ResolvedTransform resolve_transform(const train::TrainOptions& options, const data::Splits& splits);
+// `arch` (may be empty) picks the normalisation its pretrained weights expect under --transform auto.
+ResolvedTransform resolve_transform(const train::TrainOptions& options, const data::Splits& splits,
+                                    const std::string& arch = "");
 
 // What every job opens before it trains: the task's splits and transforms, the model's
 // configuration, and a factory of fresh pretrained models (the same weights and, through the
@@ -55,7 +57,9 @@ struct JobInputs {
   int64_t image_size = 0;
   std::function<models::ModelPtr()> fresh_model;
 };
-JobInputs open_job_inputs(const JobSpec& spec, bool own_model);
+// `own_model_arch`: with own_model, the architecture whose input normalisation the method's
+// model expects (Method::own_model_arch).
+JobInputs open_job_inputs(const JobSpec& spec, bool own_model, const std::string& own_model_arch = "");
 // config.json's content for a job.
 nlohmann::json job_config(JobSpec& spec, const JobInputs& inputs, const torch::Device& device, bool own_model);
 
@@ -74,6 +78,10 @@ LoadedRun load_run(const std::string& run, const std::string& device);
 // Plain pretrained weights opened for evaluation on `splits` (class counts must match).
 LoadedRun load_weights_for_eval(const std::string& arch, const std::string& weights, const data::Splits& splits,
                                  const std::string& transform, const std::string& device);
+// Plain pretrained weights with their own head, for prediction: classes from the file's metadata
+// ("classes", else 0..N-1); transform auto: the recipe the architecture's weights were made with.
+LoadedRun load_weights_for_predict(const std::string& arch, const std::string& weights, const std::string& transform,
+                                   const std::string& device);
 
 
 

@@ -81,7 +81,7 @@ void TrainOptions::visit(OptionVisitor& v) {
           "off|loss|sampler, for imbalanced data: loss weights each class by n / (classes x its images); sampler "
           "draws each epoch's images with replacement so that every class is drawn equally often",
           balance);
-  v.field("drop-path", "ViT stochastic depth: the last block's drop rate, rising linearly from 0 at the first (0 = off)",
+  v.field("drop-path", "stochastic depth (ViT, EfficientNet): the last block's drop rate, rising linearly from 0 at the first (0 = off)",
           drop_path);
   v.field("sync-bn",
           "synchronised batch norm: with several processes, batch norms normalise with the statistics of the "

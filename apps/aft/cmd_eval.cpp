@@ -68,7 +68,7 @@ void run_eval(const EvalArgs& a) {
 }
 
 struct PredictArgs {
-  std::string run;
+  std::string run, model, weights, transform = "auto";
   std::vector<std::string> images;
   int64_t topk = 5;
   train::RuntimeOptions runtime;
@@ -79,7 +79,9 @@ struct PredictArgs {
 void run_predict(const PredictArgs& a) {
   check(a.topk >= 1, "--topk ", a.topk, ": must be >= 1");
   a.runtime.apply();
-  auto loaded = run::load_run(a.run, a.runtime.device);
+  check(a.run.empty() != a.weights.empty(), "aft predict: give --run RUN or --weights W (one of them)");
+  auto loaded = a.run.empty() ? run::load_weights_for_predict(a.model, a.weights, a.transform, a.runtime.device)
+                              : run::load_run(a.run, a.runtime.device);
   std::vector<torch::Tensor> inputs;
   data::Rng rng(0);
   for (const auto& path : a.images) {
@@ -124,8 +126,12 @@ void add_eval_commands(CLI::App& app) {
   eval->callback([e]() { run_eval(*e); });
 
   auto p = std::make_shared<PredictArgs>();
-  auto* predict = app.add_subcommand("predict", "top-k classes of images with a finished run");
-  predict->add_option("--run", p->run, "finished run directory")->required();
+  auto* predict = app.add_subcommand("predict", "top-k classes of images with a finished run or pretrained weights");
+  predict->add_option("--run", p->run, "finished run directory");
+  predict->add_option("--weights", p->weights, "weights .safetensors with their own head (instead of --run)");
+  predict->add_option("--model", p->model, "architecture (with --weights; default from metadata)");
+  predict->add_option("--transform", p->transform, "data preset with --weights (auto: the weights' own)")
+      ->capture_default_str();
   predict->add_option("images", p->images, "image files")->required();
   predict->add_option("--topk", p->topk, "classes to show per image")->capture_default_str();
   p->runtime_flags = std::make_unique<FlagBinder>(*predict, "Runtime");

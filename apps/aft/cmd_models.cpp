@@ -28,7 +28,7 @@ struct ForwardOptions {
 };
 
 void print_models() {
-  std::printf("%-10s %9s %11s %11s %13s  %s\n", "arch", "params", "layer-units", "block-units", "groups(l/b)",
+  std::printf("%-18s %9s %11s %11s %13s  %s\n", "arch", "params", "layer-units", "block-units", "groups(l/b)",
               "description");
   for (const auto& arch : models::list_architectures()) {
     models::ModelConfig config;
@@ -40,16 +40,15 @@ void print_models() {
     const auto block = model->units(models::UnitLevel::block);
     const std::string groups = std::to_string(models::group_units(layer).size()) + "/" +
                                std::to_string(models::group_units(block).size());
-    std::printf("%-10s %8.2fM %11zu %11zu %13s  %s\n", arch.name.c_str(), params / 1e6, layer.size(), block.size(),
+    std::printf("%-18s %8.2fM %11zu %11zu %13s  %s\n", arch.name.c_str(), params / 1e6, layer.size(), block.size(),
                 groups.c_str(), arch.description.c_str());
   }
-  std::printf("(defaults: 1000 classes, imagenet stem, width 1, 224 px)\n");
+  std::printf("(defaults: 1000 classes, imagenet stem, width 1, 224 px; ResNet stem and width only)\n");
 }
 
 void run_forward(const ForwardOptions& o, const CLI::App& cmd) {
   safetensors::File weights = safetensors::read(o.weights);
   models::TensorMap tensors(weights.tensors.begin(), weights.tensors.end());
-  if (models::has_timm_names(tensors)) tensors = models::map_timm_names(tensors);
   const auto meta = [&](const char* key) {
     auto it = weights.metadata.find(key);
     return it == weights.metadata.end() ? std::string() : it->second;
@@ -76,6 +75,7 @@ void run_forward(const ForwardOptions& o, const CLI::App& cmd) {
   }
   config.image_size = o.image_size > 0 ? o.image_size : x.size(2);
   auto model = models::build_model(config);
+  tensors = models::names_for_model(*model, tensors);
   int64_t classes = o.num_classes;
   if (classes <= 0) {
     auto head = tensors.find(model->head_prefix() + ".weight");

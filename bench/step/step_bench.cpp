@@ -65,6 +65,9 @@ const std::vector<Case> kCases = {
     {"mask_cifar_b32", "resnet18", "small", 0.25, 32, 32, "mask"},
     {"mask_strict_cifar_b32", "resnet18", "small", 0.25, 32, 32, "mask_strict"},
     {"spottune_r26_64", "resnet26", "imagenet", 1.0, 64, 16, "spottune"},
+    {"lite0_128", "efficientnet_lite0", "imagenet", 1.0, 128, 32, "full"},
+    {"lite0_160", "efficientnet_lite0", "imagenet", 1.0, 160, 32, "full"},
+    {"lite0_224", "efficientnet_lite0", "imagenet", 1.0, 224, 32, "full"},
     {"resnet50_224", "resnet50", "imagenet", 1.0, 224, 128, "full", true},
     {"vit_b16_224", "vit_b_16", "imagenet", 1.0, 224, 128, "full", true},
 };

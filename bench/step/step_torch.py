@@ -55,6 +55,10 @@ CASES = {
     "mask_cifar_b32": ("cifar", 32, 32, "mask"),
     "mask_strict_cifar_b32": ("cifar", 32, 32, "mask_strict"),
     "spottune_r26_64": ("resnet26", 64, 16, "spottune"),
+    # The weights' own reference implementation (tools/fetch_efficientnet_lite.sh caches it).
+    "lite0_128": ("efficientnet_lite0_128", 128, 32, "full"),
+    "lite0_160": ("efficientnet_lite0_160", 160, 32, "full"),
+    "lite0_224": ("efficientnet_lite0_224", 224, 32, "full"),
 }
 # Section 5 (tools/gpu_check.sh): 224-px torchvision models, too heavy for the CPU list.
 GPU_CASES = {
@@ -227,6 +231,14 @@ def build_model(arch):
         return torchvision.models.resnet50(num_classes=NUM_CLASSES)
     if arch == "vit_b_16":
         return torchvision.models.vit_b_16(num_classes=NUM_CLASSES)
+    if arch.startswith("efficientnet_lite0_"):  # the static padding is computed for the case's size
+        import os, sys
+        cache = os.environ.get("AFT_CACHE", os.path.join(os.path.expanduser("~"), ".cache", "aft"))
+        sys.path.insert(0, os.path.join(cache, "efficientnet-lite", "unpacked", "efficientnet-lite-pytorch"))
+        from efficientnet_lite_pytorch import EfficientNet
+        # No stochastic depth: aft trains with --drop-path 0 by default.
+        return EfficientNet.from_name("efficientnet-lite0", num_classes=NUM_CLASSES, image_size=int(arch.rsplit("_", 1)[1]),
+                                 drop_connect_rate=0.0)
     raise SystemExit("unknown arch " + arch)
 
 

@@ -36,6 +36,13 @@ T.Compose([T.Resize(256), T.CenterCrop(224)] + norm)(im).numpy().astype('<f4').t
 T.Compose([T.Resize(72), T.CenterCrop(64)] + norm)(im).numpy().astype('<f4').tofile('decathlon_test.f32')
 d = Image.open('digit.png').convert('RGB')
 T.Compose([T.Resize(32), T.CenterCrop(32)] + norm)(d).numpy().astype('<f4').tofile('small_test.f32')
+# EfficientNet-Lite's inputs (timm's recipe): bicubic, crop 0.875, mean = std = 0.5; downscaling
+# a photo and upscaling a digit (bicubic's negative lobes clip there).
+lite = [T.ToTensor(), T.Normalize([0.5] * 3, [0.5] * 3)]
+bicubic = T.InterpolationMode.BICUBIC
+T.Compose([T.Resize(256, interpolation=bicubic), T.CenterCrop(224)] + lite)(im).numpy().astype('<f4').tofile('lite_test.f32')
+T.Compose([T.Resize(73, interpolation=bicubic), T.CenterCrop(64)] + lite)(d).numpy().astype('<f4').tofile('lite_up.f32')
+T.Compose([T.Resize(32), T.CenterCrop(32)] + lite)(d).numpy().astype('<f4').tofile('small_inception.f32')
 # RandomResizedCrop.get_params on 375x500 and on a tall 600x100 image (fallback path).
 torch.manual_seed(0)
 for name, (h, w) in [('rrc_wide', (375, 500)), ('rrc_tall', (600, 100))]:
@@ -84,6 +91,11 @@ TEST_F(TransformTorchvision, TestPresetsEqualTorchvisionPil) {
   expect_close(make_preset("imagenet224", false)->apply(photo, rng), floats("imagenet_test.f32"), "imagenet224");
   expect_close(make_preset("decathlon72", false)->apply(photo, rng), floats("decathlon_test.f32"), "decathlon72");
   expect_close(make_preset("small", false)->apply(load("digit.png"), rng), floats("small_test.f32"), "small");
+  expect_close(make_preset("lite", false)->apply(photo, rng), floats("lite_test.f32"), "lite");
+  expect_close(make_preset("lite", false, 64)->apply(load("digit.png"), rng), floats("lite_up.f32"), "lite 64");
+  expect_close(make_preset("small:inception", false)->apply(load("digit.png"), rng), floats("small_inception.f32"),
+               "small:inception");
+  EXPECT_THROW(make_preset("small:bogus", false), aft::Error);
 }
 
 // Mean and quantiles of area fraction and log aspect ratio, ours vs torchvision's.

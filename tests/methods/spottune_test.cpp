@@ -26,7 +26,7 @@ aft::models::ModelPtr tiny_model(const std::string& arch, uint64_t seed = 0) {
   torch::manual_seed(seed);
   aft::models::ModelConfig c;
   c.arch = arch;
-  c.width = 0.125;
+  if (arch.rfind("resnet", 0) == 0) c.width = 0.125;
   c.num_classes = 3;
   c.image_size = 16;
   return aft::models::build_model(c);
@@ -84,34 +84,46 @@ TEST(SpotTune, GumbelNoiseAndStraightThroughGradient) {
 }
 
 TEST(SpotTune, MixAfterReluMatchesDirectComputationAndEndpoints) {
-  for (const std::string arch : {"resnet26", "resnet18"}) {
+  for (const std::string arch : {"resnet26", "resnet18", "efficientnet_lite0"}) {
     auto method = perturbed(arch);
     auto& net = method->net();
     auto& backbone = net.backbone();
+    auto& trunk = net.trunk();
+    const bool resnet = arch.rfind("resnet", 0) == 0;
+    // A block's output written out: ResNet relu(s + F(x)); EfficientNet F(x) (+ x where it has
+    // an identity shortcut).
+    const auto block_out = [&](aft::models::ResidualBlock& blk, const torch::Tensor& x) {
+      const auto s = blk.shortcut(x);
+      const auto br = blk.branch(x);
+      if (resnet) return torch::relu(s + br);
+      return s.defined() ? s + br : br;
+    };
     torch::NoGradGuard no_grad;
     torch::manual_seed(2);
     const auto images = torch::randn({6, 3, 16, 16});
     const auto actions = torch::rand({6, net.num_blocks()});  // fractional: tests the formula itself
-    auto x = backbone.stem(images);
+    auto x = trunk.stem(images);
     for (int64_t b = 0; b < net.num_blocks(); ++b) {
       auto& f = *net.frozen_blocks()[b];
       auto& t = *net.tuned_blocks()[b];
       const auto a = actions.select(1, b).view({-1, 1, 1, 1});
-      x = (1 - a) * torch::relu(f.shortcut(x) + f.branch(x)) + a * torch::relu(t.shortcut(x) + t.branch(x));
+      x = (1 - a) * block_out(f, x) + a * block_out(t, x);
     }
-    const auto direct = backbone.head(backbone.pool(x));
+    const auto direct = backbone.head(trunk.pool(x));
     EXPECT_TRUE(torch::allclose(net.forward_two_path(images, actions), direct, 1e-5, 1e-6)) << arch;
 
     // All decisions 0: exactly the pretrained network (the backbone keeps the frozen copies).
     const auto zeros = torch::zeros({6, net.num_blocks()});
     EXPECT_TRUE(torch::equal(net.forward_two_path(images, zeros), backbone.forward(images))) << arch;
     // All 1: exactly a plain network holding the tuned copies.
-    auto plain = std::dynamic_pointer_cast<aft::models::ResNet>(aft::models::build_model(backbone.config()));
+    auto plain = aft::models::build_model(backbone.config());
+    auto* plain_trunk = dynamic_cast<aft::models::BlockTrunk*>(plain.get());
+    ASSERT_NE(plain_trunk, nullptr) << arch;
     aft::models::load_state_dict(*plain, aft::models::state_dict(backbone), {}, "backbone");
     for (int64_t b = 0; b < net.num_blocks(); ++b) {
-      auto dst = plain->blocks()[b]->named_parameters();
+      auto dst = plain_trunk->blocks()[b]->named_parameters();
       for (auto& p : net.tuned_blocks()[b]->named_parameters()) dst[p.key()].copy_(p.value());
-      auto dst_buffers = plain->blocks()[b]->named_buffers();
+      auto dst_buffers = plain_trunk->blocks()[b]->named_buffers();
       for (auto& p : net.tuned_blocks()[b]->named_buffers()) dst_buffers[p.key()].copy_(p.value());
     }
     plain->eval();
@@ -121,7 +133,7 @@ TEST(SpotTune, MixAfterReluMatchesDirectComputationAndEndpoints) {
 }
 
 TEST(SpotTune, SplitInferenceEqualsTwoPath) {
-  for (const std::string arch : {"resnet26", "resnet18"}) {
+  for (const std::string arch : {"resnet26", "resnet18", "efficientnet_lite0"}) {
     auto method = perturbed(arch);
     auto& net = method->net();
     torch::NoGradGuard no_grad;
