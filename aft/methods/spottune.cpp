@@ -146,6 +146,10 @@ torch::Tensor SpotTuneMethod::predict(const torch::Tensor& images) {
   return net_->forward_split(images, decisions(images));
 }
 
+torch::Tensor SpotTuneMethod::statistics_forward(const torch::Tensor& images) {
+  return net_->forward_two_path(images, decisions(images));
+}
+
 torch::Tensor SpotTuneMethod::evaluate_batch(const torch::Tensor& images, const torch::Tensor& labels) {
   const auto actions = decisions(images);
   if (counting_) {

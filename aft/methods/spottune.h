@@ -52,6 +52,9 @@ class SpotTuneMethod : public Method {
   std::vector<ParamGroup> param_groups() override;
   StepOutput train_step(const torch::Tensor& images, const torch::Tensor& labels, const LossFn& task_loss) override;
   torch::Tensor predict(const torch::Tensor& images) override;
+  // Both copies of every block on every image, mixed by the inference decisions: each copy's
+  // batch norms see what training shows them, on the inputs inference gives each block.
+  torch::Tensor statistics_forward(const torch::Tensor& images) override;
   // --frozen-bn freeze: the frozen copies' batch norms keep their pretrained statistics.
   std::vector<std::shared_ptr<torch::nn::Module>> eval_modules() override;
   void on_epoch_start(train::Trainer& trainer, int64_t epoch) override;

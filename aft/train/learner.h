@@ -49,6 +49,11 @@ class Learner {
   // Modules that stay in eval mode while the rest trains (batch norms of frozen parts, whose
   // running statistics must not drift; a whole frozen backbone). Default: none.
   virtual std::vector<std::shared_ptr<torch::nn::Module>> eval_modules() { return {}; }
+  // The forward whose batch-norm inputs re-estimation (bn_reestimate.h) averages: the data flow
+  // of evaluation, run with the statistics' batch norms in training mode. Default: predict();
+  // a learner whose prediction skips paths that training runs (SpotTune's unchosen copies)
+  // runs them here, so that every batch norm that trains sees every image.
+  virtual torch::Tensor statistics_forward(const torch::Tensor& images) { return predict(images); }
   // The one place that switches modes, for every learner: everything, then eval_modules() back.
   void set_training(bool training) {
     module()->train(training);

@@ -87,6 +87,15 @@ void TrainOptions::visit(OptionVisitor& v) {
           "synchronised batch norm: with several processes, batch norms normalise with the statistics of the "
           "whole global batch (torch.nn.SyncBatchNorm); with one process they already do, and it changes nothing",
           sync_bn);
+  v.field("bn-reestimate",
+          "auto|on|off: recompute batch-norm running statistics on the training images (eval transform, no "
+          "gradient) for the current weights before each validation and before the model is kept, for every "
+          "batch norm the method lets train; auto: on while an epoch has fewer optimizer steps than "
+          "--bn-reestimate-batches (docs/benchmarks.md, Batch-norm re-estimation)",
+          bn_reestimate);
+  v.field("bn-reestimate-batches",
+          "batch-norm re-estimation reads at most this many training batches (of --batch-size) each time",
+          bn_reestimate_batches);
   v.field("layer-decay",
           "layer-wise rate decay D: a layer l below the head trains at D^l x the rate, l counted over the "
           "layers (block-level units) that have trainable tensors; 1 = off",
@@ -163,6 +172,8 @@ void TrainOptions::validate() const {
   check(std::isfinite(drop_path) && drop_path >= 0 && drop_path < 1, "--drop-path ", drop_path, ": must be in [0, 1)");
   check(std::isfinite(layer_decay) && layer_decay > 0 && layer_decay <= 1, "--layer-decay ", layer_decay,
         ": must be in (0, 1] (1 = off)");
+  check_choice("--bn-reestimate", bn_reestimate, {"auto", "on", "off"});
+  check(bn_reestimate_batches >= 1, "--bn-reestimate-batches ", bn_reestimate_batches, ": must be >= 1");
   check(patience == 0 || val_fraction > 0, "--patience ", patience,
         " stops on validation accuracy; give --val-fraction > 0");
 }

@@ -59,6 +59,11 @@ struct TrainOptions : RuntimeOptions {
   std::string balance = "off";      // off|loss|sampler: class weights in the loss, or drawn evenly
   double drop_path = 0;             // ViT stochastic depth rate of the last block (0 = off)
   bool sync_bn = false;             // batch norm over all processes' samples (data-parallel runs)
+  // Batch-norm running statistics recomputed on the training images (eval transform) before
+  // each validation and before the model is kept (bn_reestimate.h): auto|on|off, at most
+  // bn_reestimate_batches batches a time.
+  std::string bn_reestimate = "auto";
+  int64_t bn_reestimate_batches = 50;
   double layer_decay = 1;           // rate of layer l: D^(L - l) x the rate, over trainable layers; 1 = off
   int64_t seed = 0;
   bool skip_bad = false;

@@ -15,6 +15,7 @@
 #include "aft/models/weights.h"
 #include "aft/report/tb_writer.h"
 #include "aft/train/amp.h"
+#include "aft/train/bn_reestimate.h"
 #include "aft/train/checkpoint.h"
 #include "aft/train/evaluate.h"
 #include "aft/train/layer_decay.h"
@@ -39,6 +40,11 @@ void set_group_lr(torch::optim::OptimizerParamGroup& group, double lr) {
     adamw->lr(lr);
   }
 }
+
+// --bn-reestimate auto: re-estimate while the run has taken fewer optimizer steps than this.
+// Past it, the running averages (momentum 0.1: 0.9^k of step k's ago) have long forgotten the
+// source's statistics and follow the weights (docs/benchmarks.md, "Batch-norm re-estimation").
+constexpr int64_t kBnReestimateAutoSteps = 150;
 
 std::string fixed(double v, int digits) {
   std::ostringstream out;
@@ -169,6 +175,40 @@ void Trainer::setup() {
     test_lo.world = 1;
     test_loader_ = std::make_unique<data::Loader>(s.test, s.test_indices, data_.eval_transform, test_lo);
   }
+  if (options_.bn_reestimate != "off") {
+    // The training images as evaluation sees them, each rank its shard of every batch (padded:
+    // as many batches on every rank), in one fixed shuffled order, so that a bounded pass still
+    // covers the classes and the same weights always get the same statistics.
+    data::LoaderOptions stats_lo = lo;
+    stats_lo.sample_weights.clear();
+    stats_lo.seed = static_cast<uint64_t>(options_.seed) ^ 0xB57A75ull;
+    stats_loader_ = std::make_unique<data::Loader>(s.train, s.train_indices, data_.eval_transform, stats_lo);
+  }
+}
+
+bool Trainer::bn_reestimate_at(int64_t optimizer_steps) const {
+  if (!stats_loader_) return false;
+  return options_.bn_reestimate == "on" || optimizer_steps < kBnReestimateAutoSteps;
+}
+
+int64_t Trainer::optimizer_steps(int64_t epochs) const {
+  const int64_t per_epoch = (train_loader_->batches_per_epoch() + options_.accumulate - 1) / options_.accumulate;
+  return epochs * per_epoch;
+}
+
+double Trainer::reestimate_bn() {
+  BnReestimateOptions o;
+  o.max_batches = options_.bn_reestimate_batches;
+  o.amp = options_.amp;
+  o.channels_last = options_.channels_last;
+  o.group = grad_sync_ ? hooks_.dist.get() : nullptr;
+  o.synchronised = sync_bn_ != nullptr;
+  const auto stats = reestimate_batch_norms(method_, *stats_loader_, device_, o);
+  bn_fresh_ = true;
+  if (stats.norms == 0) return 0.0;
+  result_.bn_reestimates += 1;
+  result_.bn_reestimate_seconds += stats.seconds;
+  return stats.seconds;
 }
 
 LossFn Trainer::task_loss() const {
@@ -273,7 +313,8 @@ nlohmann::json Trainer::progress_json() const {
   return {{"best_val_accuracy", result_.best_val_accuracy}, {"best_epoch", result_.best_epoch},
           {"history", result_.history}, {"seconds", result_.seconds},
           {"loss_scale", scaler_.value()}, {"loss_scale_good_steps", scaler_.good_steps()},
-          {"stopped_early", result_.stopped_early}};
+          {"stopped_early", result_.stopped_early}, {"bn_reestimates", result_.bn_reestimates},
+          {"bn_reestimate_seconds", result_.bn_reestimate_seconds}};
 }
 
 TrainResult Trainer::fit() {
@@ -294,6 +335,8 @@ TrainResult Trainer::fit() {
       if (!result_.history.empty()) result_.images_per_second = result_.history.back().value("images_per_second", 0.0);
       seconds_before = state.progress.value("seconds", 0.0);
       result_.stopped_early = state.progress.value("stopped_early", false);
+      result_.bn_reestimates = state.progress.value("bn_reestimates", int64_t{0});
+      result_.bn_reestimate_seconds = state.progress.value("bn_reestimate_seconds", 0.0);
       result_.epochs_run = first_epoch;  // a run resumed after its last (or stopping) epoch trains no more
       scaler_.restore(state.progress.value("loss_scale", scaler_.value()),
                       state.progress.value("loss_scale_good_steps", int64_t{0}));
@@ -319,6 +362,7 @@ TrainResult Trainer::fit() {
   for (int64_t epoch = first_epoch; epoch < options_.epochs && !result_.stopped_early; ++epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
     double train_acc = 0;
+    bn_fresh_ = false;  // the weights move
     const double train_loss = run_epoch(epoch, train_acc);
     nlohmann::json row = {{"epoch", epoch + 1}, {"train_loss", train_loss}, {"train_accuracy", train_acc},
                           {"lr", options_.lr * lr_factor(options_, epoch, 0, 1)},
@@ -326,6 +370,12 @@ TrainResult Trainer::fit() {
     double val_acc = -1;
     if (val_loader_) {
       if (!ema_.empty()) swap_ema();  // validation (and the best snapshot) see the average
+      // The validated model is the one kept: its statistics re-estimated for its weights (they
+      // stay in the module, and training goes on from them; a resumed run does the same).
+      if (bn_reestimate_at(optimizer_steps(epoch + 1))) {
+        const double seconds = reestimate_bn();
+        if (seconds > 0) row["bn_reestimate_seconds"] = seconds;
+      }
       auto val = evaluate_split(*val_loader_, "val");
       val_acc = val.accuracy;
       row["val_accuracy"] = val.accuracy;
@@ -338,7 +388,10 @@ TrainResult Trainer::fit() {
           for (auto& [name, t] : models::state_dict(*module)) best_state_[name] = t.detach().clone().cpu();
         }
       }
-      if (!ema_.empty()) swap_ema();
+      if (!ema_.empty()) {
+        swap_ema();
+        bn_fresh_ = false;
+      }
     }
     row["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     result_.history.push_back(row);
@@ -376,11 +429,21 @@ TrainResult Trainer::fit() {
     }
   }
   if (keep_best() && !best_state_.empty()) {
+    // The snapshot holds the statistics its validation read (re-estimated there, or not).
     torch::NoGradGuard no_grad;
     for (auto& [name, t] : models::state_dict(*module)) t.copy_(best_state_.at(name));
     log::info(hooks_.label + ": restored the weights of epoch " + std::to_string(result_.best_epoch));
-  } else if (!ema_.empty()) {
-    swap_ema();  // the test and the saved model use the average
+  } else {
+    if (!ema_.empty()) {
+      swap_ema();  // the test and the saved model use the average
+      bn_fresh_ = false;
+    }
+    // The saved model's statistics, for its weights (without validation, the first re-estimation).
+    if (!bn_fresh_ && bn_reestimate_at(optimizer_steps(result_.epochs_run))) reestimate_bn();
+  }
+  if (result_.bn_reestimates > 0 && !hooks_.quiet) {
+    log::info(hooks_.label + ": batch-norm statistics re-estimated " + std::to_string(result_.bn_reestimates) +
+              " time(s), " + fixed(result_.bn_reestimate_seconds, 1) + " s");
   }
   if (test_loader_) {
     if (grad_sync_) dist::broadcast_tensors(*hooks_.dist, method_.module()->buffers());

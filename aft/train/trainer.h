@@ -65,6 +65,9 @@ struct TrainResult {
   bool stopped_early = false;
   double seconds = 0;
   double images_per_second = 0;
+  // Batch-norm re-estimation (bn_reestimate.h): passes run and their seconds (in `seconds`).
+  int64_t bn_reestimates = 0;
+  double bn_reestimate_seconds = 0;
   nlohmann::json history = nlohmann::json::array();
 };
 
@@ -113,6 +116,12 @@ class Trainer {
   EvalResult evaluate_split(data::Loader& loader, const std::string& split);
   void apply_lr(int64_t epoch, int64_t step);
   nlohmann::json progress_json() const;
+  // --bn-reestimate (bn_reestimate.h): whether statistics are re-estimated once the run has
+  // taken this many optimizer steps; the steps of `epochs` epochs; one re-estimation for the
+  // current weights, its seconds (0 when no batch norm moves).
+  bool bn_reestimate_at(int64_t optimizer_steps) const;
+  int64_t optimizer_steps(int64_t epochs) const;
+  double reestimate_bn();
   // The best-validation weights are restored before the test: --keep-best, or early stopping.
   bool keep_best() const { return options_.keep_best || options_.patience > 0; }
   // --ema: fold the current weights into the average; swap the module's weights and the average.
@@ -139,6 +148,9 @@ class Trainer {
   LossScaler scaler_{false};  // fp16 on CUDA only; lives across epochs and in the checkpoint
   std::unique_ptr<dist::GradientSync> grad_sync_;  // set only with a group of several processes
   std::unique_ptr<SyncBatchNormScope> sync_bn_;    // --sync-bn with several processes
+  // --bn-reestimate: the training images under the eval transform (null: off).
+  bool bn_fresh_ = false;  // the statistics were re-estimated for the weights the module holds
+  std::unique_ptr<data::Loader> stats_loader_;
 };
 
 }  // namespace aft::train
