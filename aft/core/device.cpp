@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "aft/core/error.h"
+#include "aft/core/log.h"
 
 namespace aft {
 
@@ -69,13 +70,19 @@ void set_threads(int threads) {
   check(threads >= 0, "--threads ", threads, ": must be >= 0 (0 = all cores)");
   // Debian's LibTorch starts with one intra-op thread; 0 means "every free core", unless
   // OMP_NUM_THREADS says otherwise (as in PyTorch, so one variable bounds a whole job).
-  if (threads > 0) {
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads > cores) {
+    // More compute threads than cores only contend (10,000 made ~900 threads and stalled).
+    log::warn("--threads " + std::to_string(threads) + ": more than the " + std::to_string(cores) +
+              " cores; using " + std::to_string(cores));
+    threads = cores;
+    g_threads_reason = "--threads, capped at the cores";
+  } else if (threads > 0) {
     g_threads_reason = "--threads " + std::to_string(threads);
   } else if (const char* omp = std::getenv("OMP_NUM_THREADS"); omp != nullptr && std::atoi(omp) > 0) {
     threads = std::atoi(omp);
     g_threads_reason = "OMP_NUM_THREADS";
   } else {
-    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     const double idle = cores > 1 ? idle_cores() : 1.0;
     threads = std::clamp(static_cast<int>(std::lround(idle)), 1, cores);
     std::ostringstream why;

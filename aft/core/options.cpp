@@ -1,6 +1,9 @@
 #include "aft/core/options.h"
 
+#include <cmath>
+#include <limits>
 #include <set>
+#include <sstream>
 
 #include "aft/core/error.h"
 
@@ -43,7 +46,46 @@ class FromJson : public OptionVisitor {
   std::string source_;
 };
 
+class RangeCheck : public OptionVisitor {
+ public:
+  void field(const char*, const char*, int64_t&) override {}
+  void field(const char*, const char*, double&) override {}
+  void field(const char*, const char*, bool&) override {}
+  void field(const char*, const char*, std::string&) override {}
+  void field(const char*, const char*, std::vector<std::string>&) override {}
+  void field(const char* n, const char*, int64_t& v, Range r) override {
+    check(static_cast<double>(v) >= r.min && static_cast<double>(v) <= r.max, "--", n, " ", v, ": must be in ",
+          range_text(r));
+  }
+  void field(const char* n, const char*, double& v, Range r) override {
+    check(std::isfinite(v), "--", n, " ", v, ": must be a finite number");
+    check(v >= r.min && v <= r.max, "--", n, " ", v, ": must be in ", range_text(r));
+  }
+};
+
 }  // namespace
+
+std::string range_text(Range range) {
+  std::ostringstream out;
+  auto number = [&](double v) {
+    if (std::isinf(v)) {
+      out << (v < 0 ? "-inf" : "inf");
+    } else {
+      out << v;
+    }
+  };
+  out << (std::isinf(range.min) ? "(" : "[");
+  number(range.min);
+  out << ", ";
+  number(range.max);
+  out << (std::isinf(range.max) ? ")" : "]");
+  return out.str();
+}
+
+void check_ranges(Options& options) {
+  RangeCheck visitor;
+  options.visit(visitor);
+}
 
 nlohmann::json options_to_json(Options& options) {
   ToJson visitor;

@@ -145,8 +145,8 @@ CharsSummary write_chars(const CharsOptions& o) {
       jobs[order[k % order.size()]].push_back({ci, test, test ? k - o.per_class : k});
     }
   }
-  check_data_out(o.out, o.overwrite);
-  const std::string tmp = generator_tmp(o.out);
+  DataBuild build(o.out, o.overwrite);
+  const std::string& tmp = build.dir();
   CharsSummary summary;
   nlohmann::json table = nlohmann::json::object();
   for (size_t ci = 0; ci < chars.size(); ++ci) {
@@ -180,7 +180,7 @@ CharsSummary write_chars(const CharsOptions& o) {
                 {{"classes", table},
                  {"options", {{"size", o.size}, {"per_class", o.per_class}, {"test_per_class", o.test_per_class},
                               {"jitter", o.jitter}, {"stroke", o.stroke}, {"seed", o.seed}}}});
-  fs::replace_path(tmp, o.out);
+  build.install();
   return summary;
 }
 

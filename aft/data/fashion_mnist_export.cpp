@@ -16,13 +16,6 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-std::string prepare_out(const std::string& out, bool overwrite) {
-  check_data_out(out, overwrite);
-  const std::string tmp = generator_tmp(out);
-  fs::create_directories(tmp);
-  return tmp;
-}
-
 int64_t export_split(const IdxDataset& d, const std::vector<int64_t>& classes, int64_t per_class,
                      int64_t size, const std::string& dir) {
   const auto& names = fashion_mnist_classes();
@@ -63,13 +56,14 @@ GeneratedSummary export_fashion_mnist(const FashionMnistExportOptions& o) {
   };
   const IdxDataset train(file("train-images-idx3-ubyte"), file("train-labels-idx1-ubyte"), fashion_mnist_classes());
   const IdxDataset test(file("t10k-images-idx3-ubyte"), file("t10k-labels-idx1-ubyte"), fashion_mnist_classes());
-  const std::string tmp = prepare_out(o.out, o.overwrite);
+  DataBuild build(o.out, o.overwrite);
+  const std::string& tmp = build.dir();
   GeneratedSummary summary;
   for (int64_t c : classes) summary.classes.push_back(fashion_mnist_classes()[c]);
   summary.train = export_split(train, classes, o.per_class, o.size, tmp + "/train");
   summary.test = export_split(test, classes, o.test_per_class, o.size, tmp + "/test");
   mark_data_dir(tmp, "data fashion-mnist");
-  fs::replace_path(tmp, o.out);
+  build.install();
   return summary;
 }
 

@@ -46,8 +46,8 @@ GeneratedSummary write_few_shot(const std::vector<SourceClass>& classes, double 
           "% of each class)");
     pools.push_back(pool);
   }
-  check_data_out(o.out, o.overwrite);
-  const std::string tmp = generator_tmp(o.out);
+  DataBuild build(o.out, o.overwrite);
+  const std::string& tmp = build.dir();
   GeneratedSummary summary;
   auto write = [&](const std::string& split, const SourceClass& c, size_t index) {
     char name[32];
@@ -74,7 +74,7 @@ GeneratedSummary write_few_shot(const std::vector<SourceClass>& classes, double 
     for (size_t i = pools[ci]; i < end; ++i) write("test", c, i);
   }
   mark_data_dir(tmp, command);
-  fs::replace_path(tmp, o.out);
+  build.install();
   return summary;
 }
 

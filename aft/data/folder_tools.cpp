@@ -1,8 +1,6 @@
 // data info / data split helpers.
 #include "aft/data/folder_tools.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
 
@@ -62,22 +60,8 @@ nlohmann::json data_info(const std::string& root) {
 }
 
 const OutputKind& data_dir_kind() {
-  static const OutputKind kind{"dataset folder", "aft-data.json", {"aft-data.json", "train", "val", "test"}};
+  static const OutputKind kind{"dataset folder", "aft-data.json"};
   return kind;
-}
-
-void check_data_out(const std::string& out, bool overwrite, const std::string& input) {
-  check(!out.empty(), "--out is required");
-  const auto state = output_state(out, data_dir_kind());
-  if (state == OutputState::absent || state == OutputState::empty) return;
-  check_overwritable(out, data_dir_kind(), {input});
-  check(overwrite, out, " already exists (use --overwrite to replace it)");
-}
-
-std::string generator_tmp(const std::string& out) {
-  const std::string tmp = out + ".tmp." + std::to_string(::getpid());
-  fs::remove_all(tmp);
-  return tmp;
 }
 
 void mark_data_dir(const std::string& dir, const std::string& command, const nlohmann::json& details) {
@@ -89,14 +73,14 @@ void mark_data_dir(const std::string& dir, const std::string& command, const nlo
 void materialise_split(const std::string& root, const std::string& out, double val_fraction,
                        uint64_t seed, bool overwrite) {
   check(stdfs::is_directory(root), "data split needs an image-folder root, got ", root);
-  check_data_out(out, overwrite, root);
+  DataBuild build(out, overwrite, {root});
+  const std::string& tmp = build.dir();
   DataOptions options;
   options.root = root;
   options.val_fraction = val_fraction;
   options.seed = seed;
   options.cache = false;
   const Splits s = open_splits(options);
-  const std::string tmp = generator_tmp(out);
   auto write = [&](const Dataset& d, const std::vector<size_t>& indices, const std::string& split) {
     for (size_t i : indices) {
       const stdfs::path src = d.describe(i);
@@ -109,7 +93,7 @@ void materialise_split(const std::string& root, const std::string& out, double v
   write(*s.train, s.val_indices, "val");
   write(*s.test, s.test_indices, "test");
   mark_data_dir(tmp, "data split");
-  fs::replace_path(tmp, out);
+  build.install();
 }
 
 }  // namespace aft::data

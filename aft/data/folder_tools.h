@@ -20,12 +20,15 @@ void materialise_split(const std::string& root, const std::string& out, double v
 // Folders that `aft data` writes carry aft-data.json, so that --overwrite can tell them from a
 // user's own data, which it never removes.
 const OutputKind& data_dir_kind();
-// Checks OUT before a generator writes it: absent or empty, or (with overwrite) a folder aft wrote
-// that does not hold `input`; throws one line otherwise.
-void check_data_out(const std::string& out, bool overwrite, const std::string& input = "");
-// Where a generator writes before renaming into place: OUT.tmp.PID, a name only this process
-// uses, so clearing a leftover of it can never remove anyone else's folder.
-std::string generator_tmp(const std::string& out);
+// Where a generator writes: OUT is checked (absent or empty, or with overwrite a folder aft wrote
+// whose manifest lists everything in it, never one holding or inside `inputs`) and locked, the
+// dataset is written into dir() (OUT.tmp.XXXXXX, private to this process) and install() swaps it
+// in without clobbering anything that appeared at OUT meanwhile (aft/core/output_dir.h).
+class DataBuild : public PrivateBuild {
+ public:
+  DataBuild(const std::string& out, bool overwrite, const std::vector<std::string>& inputs = {})
+      : PrivateBuild(out, data_dir_kind(), overwrite, inputs) {}
+};
 // Writes the marker into a generated folder (before it is renamed into place); `details`
 // (an object: options, class tables) is merged into it, the one file a generator adds.
 void mark_data_dir(const std::string& dir, const std::string& command, const nlohmann::json& details = nullptr);

@@ -117,8 +117,8 @@ GeneratedSummary write_glyphs(const GlyphOptions& o) {
   check(o.per_class >= 0 && o.test_per_class >= 0, "--per-class and --test-per-class must be >= 0");
   const auto train_keep = choose(train_has, o.per_class, 0x7EA1ull, "--per-class");
   const auto test_keep = choose(test_has, o.test_per_class, 0x7E57ull, "--test-per-class");
-  check_data_out(o.out, o.overwrite);
-  const std::string tmp = generator_tmp(o.out);
+  DataBuild build(o.out, o.overwrite);
+  const std::string& tmp = build.dir();
   for (char32_t c : chars) summary.classes.push_back(glyph_class_name(c));
   RenderSpec spec;
   spec.size = o.size;
@@ -145,7 +145,7 @@ GeneratedSummary write_glyphs(const GlyphOptions& o) {
     }
   }
   mark_data_dir(tmp, "data glyphs");
-  fs::replace_path(tmp, o.out);
+  build.install();
   return summary;
 }
 

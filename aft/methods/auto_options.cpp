@@ -107,7 +107,12 @@ std::vector<AutoCandidate> AutoOptions::resolve(const std::string& arch) const {
     const auto at = label.find('@');
     c.method = label.substr(0, at);
     check(c.method != "auto", "--candidates: auto cannot race itself");
-    find_method(c.method);  // unknown names fail listing the valid ones
+    try {
+      find_method(c.method);  // unknown names fail listing the valid ones
+    } catch (const Error& e) {
+      const std::string what = e.what();  // "--method NAME: unknown method; ...": the name came from --candidates
+      fail("--candidates ", label, what.substr(what.find(':')));
+    }
     if (at != std::string::npos) {
       const auto scale = parse_number(label.substr(at + 1));
       check(scale && *scale > 0, "--candidates ", label, ": expected METHOD@SCALE with a positive SCALE");

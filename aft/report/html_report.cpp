@@ -9,6 +9,7 @@
 
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
+#include "aft/core/manifest.h"
 #include "aft/report/report_page.h"
 
 namespace aft::report {
@@ -367,6 +368,7 @@ void write_html(const std::string& out, const std::string& html) {
   }
   const auto parent = std::filesystem::path(out).parent_path();
   if (!parent.empty()) fs::create_directories(parent.string());
+  manifest::note_beside(out);  // a report written into a run directory is aft's, for --overwrite
   fs::write_file_atomic(out, html);
 }
 

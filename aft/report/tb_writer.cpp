@@ -11,6 +11,7 @@
 
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
+#include "aft/core/manifest.h"
 
 namespace aft::report {
 namespace {
@@ -148,6 +149,7 @@ TbWriter::TbWriter(const std::string& dir) {
   // reads every events file of a directory.
   path_ = base;
   for (int n = 1; fs::exists(path_); ++n) path_ = base + "." + std::to_string(n);
+  manifest::note(path_);  // written with a stream, not aft::fs: the run's manifest must still list it
   out_.open(path_, std::ios::binary | std::ios::app);
   check(out_.good(), "cannot create the TensorBoard event file ", path_);
   out_ << tfrecord(event_file_version(now));

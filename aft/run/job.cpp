@@ -3,7 +3,12 @@
 
 #include <torch/torch.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <sstream>
 #include <optional>
 
 #include "aft/core/device.h"
@@ -106,7 +111,37 @@ nlohmann::json check_resume(JobSpec& spec, const nlohmann::json& stored) {
 
 }  // namespace
 
+namespace {
+
+double memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && page > 0 ? static_cast<double>(pages) * static_cast<double>(page) : 0;
+}
+
+std::string gigabytes(double bytes) {
+  std::ostringstream out;
+  out << std::fixed << std::setprecision(1) << bytes / 1e9 << " GB";
+  return out.str();
+}
+
+// Before anything is allocated: the batches a step holds (the loader's, the augmented copy, the
+// network's input and its first activations: 4 copies is far below what any model keeps) must
+// fit in this machine's memory, or --image-size / --batch-size is refused in one line.
+void check_step_memory(const JobSpec& spec, int64_t image_size) {
+  const double memory = memory_bytes();
+  const double need = 4.0 * static_cast<double>(spec.train.batch_size) * 3 * static_cast<double>(image_size) *
+                      static_cast<double>(image_size) * sizeof(float);
+  check(memory == 0 || need <= memory, "--image-size ", image_size, " with --batch-size ", spec.train.batch_size,
+        ": a training step needs more than ", gigabytes(need), ", and this machine has ", gigabytes(memory),
+        "; use a smaller --image-size or --batch-size");
+}
+
+}  // namespace
+
 JobInputs open_job_inputs(const JobSpec& spec, bool own_model, const std::string& own_model_arch) {
+  // --width is declared with the model's flags; 0 means "from the weights".
+  check(std::isfinite(spec.model.width) && spec.model.width >= 0 && spec.model.width <= 8, "--width ",
+        spec.model.width, ": must be in [0, 8] (0: from the weights, else a multiplier > 0)");
   JobInputs in;
   data::DataOptions data_options;
   data_options.root = spec.data;
@@ -127,6 +162,7 @@ JobInputs open_job_inputs(const JobSpec& spec, bool own_model, const std::string
   in.task.eval_transform = data::make_preset(tf.preset, false, tf.size);
   in.classes = static_cast<int64_t>(in.task.splits.classes.size());
   in.image_size = in.task.eval_transform->output_size();
+  check_step_memory(spec, in.image_size);
   if (!own_model) {
     in.config = models::resolve_model_config(spec.model, in.weights, in.classes, in.image_size);
     check(spec.train.drop_path == 0 || in.config.arch.rfind("vit_", 0) == 0 ||
@@ -179,7 +215,8 @@ nlohmann::json run_job(JobSpec& spec) {
   if (resuming) {
     check(spec.out.empty() || spec.out == spec.resume, "--resume ", spec.resume, " and --out ", spec.out,
           " name different runs");
-    check(train::is_run_dir(spec.resume), "--resume ", spec.resume, ": not an aft run directory (no config.json written by aft)");
+    const std::string problem = train::run_dir_problem(spec.resume);
+    check(problem.empty(), "--resume ", spec.resume, ": not an aft run directory to resume (", problem, ")");
     check_resume(spec, fs::read_json(spec.resume + "/config.json"));
   }
   spec.train.validate();
@@ -217,6 +254,7 @@ nlohmann::json run_job(JobSpec& spec) {
   std::vector<std::string> inputs = method->inputs();
   inputs.push_back(spec.data);
   inputs.push_back(weights);
+  inputs.push_back(spec.model.weights);  // a run directory given as --weights, not only its file
   if (main_rank) run.emplace(spec.out, spec.overwrite, resuming, inputs);
 
   const nlohmann::json cfg = job_config(spec, in, device, own_model);
@@ -264,7 +302,21 @@ nlohmann::json run_job(JobSpec& spec) {
   hooks.quiet = spec.quiet || !main_rank;
   hooks.dist = spec.dist;
   train::Trainer trainer(*method, spec.train, task, hooks);
-  const auto result = trainer.fit();
+  train::TrainResult result;
+  try {
+    result = trainer.fit();
+  } catch (const c10::Error& e) {
+    // LibTorch's allocator failing: name the flags that set the size, not the allocator's line.
+    const std::string what = e.what_without_backtrace();
+    if (what.find("can't allocate memory") == std::string::npos && what.find("out of memory") == std::string::npos) {
+      throw;
+    }
+    const auto tried = what.find("you tried to allocate");
+    const std::string detail = tried == std::string::npos ? what.substr(0, what.find('\n'))
+                                                          : what.substr(tried, what.find('.', tried) - tried);
+    fail("out of memory training at --image-size ", image_size, " with --batch-size ", spec.train.batch_size, " (",
+         detail, "); use a smaller --image-size, --batch-size or model");
+  }
 
   auto meta = own_model ? method->own_model_metadata() : models::model_metadata(*model);
   meta["aft.method"] = spec.method;

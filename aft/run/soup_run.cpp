@@ -128,17 +128,14 @@ nlohmann::json make_soup(const SoupSpec& in) {
   check_choice("--mode", spec.mode, {"uniform", "greedy"});
   check(!spec.out.empty(), "soup: --out is required");
   check(!spec.runs.empty(), "soup: --runs needs at least one finished run");
-  if (fs::exists(spec.out)) {
-    // The ingredients and the data are inputs: a soup never replaces them, nor a folder aft did not write.
-    std::vector<std::string> inputs = spec.runs;
-    inputs.push_back(spec.data);
-    check_overwritable(spec.out, train::run_dir_kind(), inputs);
-    check(spec.overwrite || output_state(spec.out, train::run_dir_kind()) == OutputState::empty, "soup: ", spec.out,
-          " holds a run; use --overwrite to replace it");
-  }
   spec.runtime.apply();
   log::set_quiet(spec.quiet);
 
+  // The ingredients and the data are inputs: a soup never replaces them, nor a folder aft did
+  // not write. It is built beside --out and swapped in whole (aft/core/output_dir.h).
+  std::vector<std::string> inputs = spec.runs;
+  inputs.push_back(spec.data);
+  PrivateBuild out_dir(spec.out, train::run_dir_kind(), spec.overwrite, inputs);
   std::vector<Ingredient> ingredients;
   for (const auto& run : spec.runs) ingredients.push_back(read_ingredient(run));
   check_ingredients(ingredients);
@@ -202,9 +199,7 @@ nlohmann::json make_soup(const SoupSpec& in) {
   }
 
   // Everything is written into a temporary directory and renamed into place at the end.
-  const std::string tmp = spec.out + ".tmp." + std::to_string(::getpid());
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
+  const std::string& tmp = out_dir.dir();
   nlohmann::json config = base;
   config["command"] = "soup";
   config["aft_version"] = version();
@@ -234,7 +229,7 @@ nlohmann::json make_soup(const SoupSpec& in) {
                             {"images_per_second", 0.0},
                             {"method_report", report}};
   fs::write_json_atomic(tmp + "/summary.json", summary);
-  fs::replace_path(tmp, spec.out);
+  out_dir.install();
   return summary;
 }
 

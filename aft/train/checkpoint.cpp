@@ -2,7 +2,9 @@
 
 #include <torch/torch.h>
 
+#include <filesystem>
 #include <mutex>
+#include <sstream>
 
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
@@ -39,17 +41,24 @@ void load_module_state(torch::nn::Module& module, const std::string& path) {
         matched, " (another configuration?)");
 }
 
-void save_checkpoint(const std::string& dir, torch::nn::Module& module, torch::optim::Optimizer& optimizer,
-                     const CheckpointState& state) {
-  const std::string tmp = dir + ".tmp";
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
+namespace {
+
+// Every file of a checkpoint goes through fs::write_file_atomic (write, fsync, check, rename):
+// LibTorch's own serializer writes straight to its file and aborts on a full disk, so the
+// optimizer's archive is serialized into memory first.
+void write_checkpoint_files(const std::string& tmp, torch::nn::Module& module, torch::optim::Optimizer& optimizer,
+                            const CheckpointState& state) {
   save_module(module, tmp + "/model.safetensors");
   if (!state.best.empty()) aft::safetensors::write(tmp + "/best.safetensors", state.best);
   if (!state.ema.empty()) aft::safetensors::write(tmp + "/ema.safetensors", state.ema);
-  torch::serialize::OutputArchive archive;
-  optimizer.save(archive);
-  archive.save_to(tmp + "/optimizer.pt");
+  std::ostringstream bytes;
+  {
+    torch::serialize::OutputArchive archive;
+    optimizer.save(archive);
+    archive.save_to(bytes);
+  }
+  check(bytes.good(), "cannot serialize the optimizer state");
+  fs::write_file_atomic(tmp + "/optimizer.pt", bytes.str());
   at::Generator generator = at::detail::getDefaultCPUGenerator();
   torch::Tensor rng;
   {
@@ -60,6 +69,30 @@ void save_checkpoint(const std::string& dir, torch::nn::Module& module, torch::o
   nlohmann::json j = state.progress;
   j["epochs_done"] = state.epochs_done;
   fs::write_json_atomic(tmp + "/state.json", j);
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& dir, torch::nn::Module& module, torch::optim::Optimizer& optimizer,
+                     const CheckpointState& state) {
+  const std::string tmp = dir + ".tmp";
+  fs::remove_all(tmp);
+  try {
+    fs::create_directories(tmp);
+    write_checkpoint_files(tmp, module, optimizer, state);
+  } catch (const std::exception& e) {
+    // One line: what failed, and what --resume will find (the previous checkpoint is untouched).
+    std::error_code ec;
+    std::filesystem::remove_all(tmp, ec);
+    const auto kept = checkpoint_progress(dir);
+    std::string what = e.what();
+    if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) what = c10->what_without_backtrace();
+    what = what.substr(0, what.find('\n'));
+    if (kept.is_object() && kept.contains("epochs_done")) {
+      fail(what, "; the last complete checkpoint, at epoch ", kept["epochs_done"].dump(), ", is kept (", dir, ")");
+    }
+    fail(what, "; no checkpoint was completed yet");
+  }
   // Swap: the old checkpoint stays readable until the new one is complete.
   const std::string old = dir + ".old";
   fs::remove_all(old);

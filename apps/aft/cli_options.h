@@ -20,6 +20,12 @@ class FlagBinder : public OptionVisitor {
   void field(const char* name, const char* help, std::vector<std::string>& v) override {
     add(app_.add_option(flag(name), v, help)->take_all()->allow_extra_args(false));
   }
+  void field(const char* name, const char* help, int64_t& v, Range r) override {
+    add(app_.add_option(flag(name), v, std::string(help) + " " + range_text(r)));
+  }
+  void field(const char* name, const char* help, double& v, Range r) override {
+    add(app_.add_option(flag(name), v, std::string(help) + " " + range_text(r)));
+  }
   void field(const char* name, const char* help, bool& v) override {
     auto* opt = app_.add_flag(flag(name), v, help);
     opt->group(group_);

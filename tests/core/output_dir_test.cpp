@@ -9,11 +9,12 @@
 
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
+#include "aft/core/manifest.h"
 
 namespace {
 
 namespace stdfs = std::filesystem;
-const aft::OutputKind kKind{"run directory", "config.json", {"config.json", "summary.json", "checkpoint"}};
+const aft::OutputKind kKind{"run directory", "config.json"};
 
 std::string fresh(const std::string& name) {
   const std::string dir = ::testing::TempDir() + "/aft_output_dir_" + name;
@@ -26,11 +27,13 @@ TEST(OutputDir, StatesTellOursFromAnyoneElses) {
   EXPECT_EQ(aft::output_state(dir, kKind), aft::OutputState::absent);
   aft::fs::create_directories(dir);
   EXPECT_EQ(aft::output_state(dir, kKind), aft::OutputState::empty);
+  aft::manifest::track(dir);
   aft::fs::write_file_atomic(dir + "/summary.json", "{}");
   std::string why;
   EXPECT_EQ(aft::output_state(dir, kKind, &why), aft::OutputState::foreign);  // no marker
   EXPECT_NE(why.find("config.json"), std::string::npos) << why;
   aft::fs::write_file_atomic(dir + "/config.json", "{}");
+  aft::manifest::untrack(dir);
   aft::fs::write_file_atomic(dir + "/config.json.tmp.123", "{");  // a killed atomic write
   EXPECT_EQ(aft::output_state(dir, kKind), aft::OutputState::ours);
   aft::fs::write_file_atomic(dir + "/notes.txt", "mine");
