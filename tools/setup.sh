@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package aft needs to build, test, and run its demo.
 # Idempotent: packages already present are skipped. Works as root or via sudo.
+# --list prints the package names, one a line, and installs nothing (tools/test_debian13.sh
+# builds its Debian 13 root from them).
 set -euo pipefail
 
 packages=(
@@ -15,6 +17,11 @@ packages=(
   libprotobuf-dev libboost-dev libjs-chart.js
   chromium
 )
+
+if [ "${1:-}" = "--list" ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do
