@@ -12,7 +12,8 @@
 #   4. ninja (every target), then ctest over the whole suite (the CPU tests).
 # The Debian packages of tools/setup.sh must be installed (GoogleTest, protobuf, ... come from
 # there). The last line says the result and the minutes; the log is in the cache directory.
-# Environment: AFT_CACHE, AFT_JOBS (default 2), AFT_CTEST_ARGS, AFT_TORCH_PIP_SPEC, CUDA_HOME.
+# Environment: AFT_CACHE, AFT_JOBS (default 2), AFT_CTEST_ARGS, AFT_TORCH_PIP_SPEC, CUDA_HOME;
+# AFT_CONFIGURE_ONLY=1 stops once CMake has configured (checks the facts and the configuration).
 # Exit: 0 built and every test passed; 3 torch or nvcc could not be installed; 4 configure or
 # build failed; 5 a test failed.
 set -euo pipefail
@@ -40,7 +41,7 @@ if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c "import torch" 2>/dev/
     finish "FAIL: pip could not install $spec (see $log)" 3
 fi
 py="$venv/bin/python"
-info=$("$py" - <<'PY'
+info=$("$py" - 2>>"$log" <<'PY'
 import os, torch
 print(torch.__version__, torch.version.cuda or "none", torch.utils.cmake_prefix_path,
       os.path.dirname(os.path.dirname(torch.__file__)))
@@ -95,6 +96,7 @@ cmake_args=(-S "$src" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release "-DCMAKE_P
 [ -d "$cuda_home/include/nvtx3" ] && cmake_args+=("-Dnvtx3_dir=$cuda_home/include")
 say "configuring in $build"
 cmake "${cmake_args[@]}" >>"$log" 2>&1 || finish "FAIL: configure failed (see $log)" 4
+[ "${AFT_CONFIGURE_ONLY:-0}" = 1 ] && finish "configured (AFT_CONFIGURE_ONLY=1: not built)" 0
 
 # 4. Build everything, then the CPU suite.
 build_start=$(date +%s)

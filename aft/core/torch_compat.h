@@ -25,6 +25,12 @@
 // ProcessGroupGloo/NCCL derive; in 1.13 they derive from ProcessGroup itself.
 #define AFT_TORCH_C10D_BACKEND AFT_TORCH_AT_LEAST(2, 0)
 
+// TCPStore: 2.4 defaults TCPStoreOptions::useLibUV to true (the field exists from before),
+// and a LibTorch built without libuv (Debian 13's 2.6) then refuses to form the store ("use_libuv
+// was requested but PyTorch was build without libuv support"). aft asks for the classic backend
+// on every version, the one 1.13 has: it serves aft's few keys as well.
+#define AFT_TORCH_TCPSTORE_HAS_LIBUV_OPTION AFT_TORCH_AT_LEAST(2, 4)
+
 // Autocast: 2.4 takes the device type (set_autocast_dtype(kCUDA, ..),
 // set_autocast_enabled(kCUDA, ..)); before it, set_autocast_gpu_dtype and set_enabled.
 #define AFT_TORCH_AUTOCAST_BY_DEVICE AFT_TORCH_AT_LEAST(2, 4)

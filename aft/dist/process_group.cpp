@@ -124,6 +124,9 @@ std::shared_ptr<Group> Group::create(const LaunchEnv& env, const DistOptions& op
     so.numWorkers = static_cast<size_t>(env.world);
     so.waitWorkers = true;
     so.timeout = timeout;
+#if AFT_TORCH_TCPSTORE_HAS_LIBUV_OPTION
+    so.useLibUV = false;  // aft/core/torch_compat.h
+#endif
     c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
     // The same key space torch.distributed uses under torchrun, so restarts never read stale keys.
     const std::string prefix =
