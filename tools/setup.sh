@@ -2,6 +2,8 @@
 # Installs every Debian package aft needs to build, test, and run its demo, then fetches the
 # pretrained EfficientNet-Lite0 weights and the photos its checks use (cached; see the end).
 # Idempotent: packages already present are skipped. Works as root or via sudo.
+# --list prints the package names, one a line, and installs nothing (tools/test_debian13.sh
+# builds its Debian 13 root from them).
 set -euo pipefail
 
 packages=(
@@ -16,6 +18,11 @@ packages=(
   libprotobuf-dev libboost-dev libjs-chart.js
   chromium librsvg2-bin
 )
+
+if [ "${1:-}" = "--list" ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
+fi
 
 missing=()
 for p in "${packages[@]}"; do

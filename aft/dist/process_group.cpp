@@ -1,13 +1,11 @@
 // The one file that includes c10d. LibTorch 1.13 and 2.x differ here: 2.x split the
 // collective interface out of ProcessGroup into c10d::Backend (ProcessGroupGloo/NCCL derive
 // from it); 1.13's ProcessGroupGloo derives from ProcessGroup itself. `C10dBackend` below is
-// the only name that changes, chosen by TORCH_VERSION_MAJOR. The c10d headers guard Gloo and
+// the only name that changes (aft/core/torch_compat.h). The c10d headers guard Gloo and
 // NCCL behind USE_C10D_GLOO / USE_C10D_NCCL, which Debian's TorchConfig does not define, so
 // they are defined here: Gloo whenever its headers (libgloo-dev) exist, NCCL only in builds
 // configured with -DAFT_WITH_NCCL=ON (a CUDA LibTorch) and never tested on CPU-only machines.
 #include "aft/dist/process_group.h"
-
-#include <torch/version.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +14,8 @@
 #include <thread>
 
 #include "aft/core/error.h"
+#include "aft/core/torch_compat.h"
+#include "aft/dist/nccl_env.h"
 
 #if __has_include(<gloo/algorithm.h>)
 #define AFT_HAVE_GLOO 1
@@ -37,7 +37,7 @@
 namespace aft::dist {
 namespace {
 
-#if TORCH_VERSION_MAJOR >= 2
+#if AFT_TORCH_C10D_BACKEND
 using C10dBackend = c10d::Backend;
 #else
 using C10dBackend = c10d::ProcessGroup;
@@ -124,6 +124,9 @@ std::shared_ptr<Group> Group::create(const LaunchEnv& env, const DistOptions& op
     so.numWorkers = static_cast<size_t>(env.world);
     so.waitWorkers = true;
     so.timeout = timeout;
+#if AFT_TORCH_TCPSTORE_HAS_LIBUV_OPTION
+    so.useLibUV = false;  // aft/core/torch_compat.h
+#endif
     c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
     // The same key space torch.distributed uses under torchrun, so restarts never read stale keys.
     const std::string prefix =
@@ -153,8 +156,9 @@ std::shared_ptr<Group> Group::create(const LaunchEnv& env, const DistOptions& op
 #endif
     } else {
 #ifdef AFT_HAVE_NCCL
-      // Without async error handling NCCL ignores the timeout and a dead peer hangs the job.
-      setenv("NCCL_ASYNC_ERROR_HANDLING", "1", 0);
+      // Without async error handling NCCL ignores the timeout and a dead peer hangs the job;
+      // mode 2 makes the failed collective throw instead of ending the process (nccl_env.h).
+      default_nccl_error_handling();
       auto no = c10d::ProcessGroupNCCL::Options::create();
       no->timeout = timeout;
       group->impl_->backend =

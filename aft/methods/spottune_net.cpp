@@ -11,8 +11,10 @@
 namespace aft::methods {
 
 torch::Tensor gumbel_noise(const torch::Tensor& like) {
-  const auto u = torch::rand(like.sizes(), like.options().requires_grad(false));
-  return -torch::log(-torch::log(u + 1e-20) + 1e-20);
+  // Always drawn and transformed in float32, then cast: in fp16 (autocast logits) 1e-20 is 0
+  // and a draw of exactly 0 (1 in 2048 there) would give log(0), an infinite noise.
+  const auto u = torch::rand(like.sizes(), like.options().dtype(torch::kFloat).requires_grad(false));
+  return (-torch::log(-torch::log(u + 1e-20) + 1e-20)).to(like.scalar_type());
 }
 
 torch::Tensor gumbel_softmax_hard(const torch::Tensor& logits, const torch::Tensor& noise, double temperature) {

@@ -18,7 +18,8 @@
 
 namespace aft::methods {
 
-// g = -log(-log(U + 1e-20) + 1e-20), U ~ Uniform(0, 1), shaped like `like`.
+// g = -log(-log(U + 1e-20) + 1e-20), U ~ Uniform(0, 1), shaped like `like` and of its dtype
+// (computed in float32 whatever that dtype is, so that fp16 noise is finite).
 torch::Tensor gumbel_noise(const torch::Tensor& like);
 // Hard one-hot of argmax((logits + noise) / T) over the last dimension in the forward pass,
 // with the gradient of the soft sample (straight-through): (hard - y).detach() + y.

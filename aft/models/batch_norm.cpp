@@ -2,6 +2,8 @@
 
 #include <ostream>
 
+#include "aft/core/torch_compat.h"
+
 namespace aft::models {
 
 void BatchNorm2dImpl::pretty_print(std::ostream& stream) const {
@@ -12,10 +14,12 @@ void BatchNorm2dImpl::pretty_print(std::ostream& stream) const {
 
 }  // namespace aft::models
 
-// LibTorch (1.13 and 2.x) defines BatchNormImplBase's pretty_print in its own library and
+// LibTorch 1.13 (and 2.0) defines BatchNormImplBase's pretty_print in its own library and
 // does not export it, yet any class derived from torch::nn::BatchNorm2dImpl needs the symbol:
-// the construction vtable of the torch::nn::BatchNorm2dImpl part names that overrider. So it
-// is defined again here, for the one instantiation aft derives from.
+// the construction vtable of the torch::nn::BatchNorm2dImpl part names that overrider. So there
+// it is defined again here, for the one instantiation aft derives from. Later LibTorch defines
+// it inline in its header (aft/core/torch_compat.h), and this definition would redefine it.
+#if !AFT_TORCH_BATCHNORM_PRETTY_PRINT_INLINE
 namespace torch::nn {
 
 template <size_t D, typename Derived>
@@ -29,3 +33,4 @@ void BatchNormImplBase<D, Derived>::pretty_print(std::ostream& stream) const {
 template void BatchNormImplBase<2, BatchNorm2dImpl>::pretty_print(std::ostream& stream) const;
 
 }  // namespace torch::nn
+#endif

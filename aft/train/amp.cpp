@@ -2,14 +2,17 @@
 
 #include <ATen/autocast_mode.h>
 #include <torch/torch.h>
-#include <torch/version.h>
+
+#include <algorithm>
+
+#include "aft/core/torch_compat.h"
 
 namespace aft::train {
 
 AutocastScope::AutocastScope(const std::string& mode, const torch::Device& device) {
   if (mode == "off" || !device.is_cuda()) return;
   const auto dtype = mode == "bf16" ? at::kBFloat16 : at::kHalf;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if AFT_TORCH_AUTOCAST_BY_DEVICE
   at::autocast::set_autocast_dtype(at::kCUDA, dtype);
   at::autocast::set_autocast_enabled(at::kCUDA, true);
 #else
@@ -21,7 +24,7 @@ AutocastScope::AutocastScope(const std::string& mode, const torch::Device& devic
 
 AutocastScope::~AutocastScope() {
   if (!active_) return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+#if AFT_TORCH_AUTOCAST_BY_DEVICE
   at::autocast::set_autocast_enabled(at::kCUDA, false);
 #else
   at::autocast::set_enabled(false);
@@ -31,11 +34,35 @@ AutocastScope::~AutocastScope() {
 
 bool LossScaler::unscale(const std::vector<torch::Tensor>& params) {
   if (!enabled_) return true;
-  bool finite = true;
+  std::vector<torch::Tensor> grads;
   for (const auto& p : params) {
-    if (!p.grad().defined()) continue;
-    p.mutable_grad().div_(scale_);
-    if (finite && !torch::isfinite(p.grad()).all().item<bool>()) finite = false;
+    if (p.grad().defined()) grads.push_back(p.mutable_grad());
+  }
+  if (grads.empty()) return true;
+  // One check over every gradient, read back once: an isfinite().item() per parameter would
+  // wait for the device once per parameter in every fp16 step (docs/build.md, GPU path).
+  bool finite = true;
+  const auto& first = grads.front();
+  const bool one_device = std::all_of(grads.begin(), grads.end(),
+                                      [&](const torch::Tensor& g) { return g.device() == first.device(); });
+  if (one_device && first.is_cuda()) {
+    // PyTorch's own fused kernel (what its GradScaler calls): unscales and flags in one pass.
+    auto found_inf = torch::zeros({1}, first.options().dtype(torch::kFloat));
+    const auto inv_scale = torch::full({1}, 1.0 / scale_, first.options().dtype(torch::kFloat));
+    at::_amp_foreach_non_finite_check_and_unscale_(grads, found_inf, inv_scale);
+    finite = found_inf.item<float>() == 0.0f;
+  } else {
+    std::vector<torch::Tensor> each;
+    each.reserve(grads.size());
+    for (auto& g : grads) {
+      g.div_(scale_);
+      each.push_back(torch::isfinite(g).all());
+    }
+    // aft keeps a model on one device; were it split, the flags would meet on the CPU.
+    if (!one_device) {
+      for (auto& f : each) f = f.cpu();
+    }
+    finite = torch::stack(each).all().item<bool>();
   }
   if (!finite) {
     scale_ /= 2;

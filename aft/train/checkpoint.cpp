@@ -3,8 +3,10 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <map>
 #include <mutex>
 #include <sstream>
+#include <string>
 
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
@@ -16,6 +18,47 @@ namespace {
 
 void save_module(torch::nn::Module& module, const std::string& path) {
   aft::safetensors::write(path, models::state_dict(module));
+}
+
+torch::Tensor generator_state(at::Generator generator) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  return generator.get_state();
+}
+
+void set_generator_state(at::Generator generator, const torch::Tensor& state) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_state(state);
+}
+
+// The random streams a resumed run must continue: the CPU's and each CUDA device's ("cuda:0",
+// ...: dropout, augmentation and noise drawn on the GPU).
+std::map<std::string, torch::Tensor> rng_states() {
+  std::map<std::string, torch::Tensor> states{{"cpu", generator_state(at::detail::getDefaultCPUGenerator())}};
+  if (torch::cuda::is_available()) {
+    for (int64_t i = 0; i < static_cast<int64_t>(torch::cuda::device_count()); ++i) {
+      const at::Device device(at::kCUDA, static_cast<at::DeviceIndex>(i));
+      states["cuda:" + std::to_string(i)] = generator_state(at::globalContext().defaultGenerator(device));
+    }
+  }
+  return states;
+}
+
+// A CUDA state whose device this machine lacks (resuming a GPU run on the CPU) is left unused,
+// and a device with no saved state (a checkpoint from a CPU run) keeps its own.
+void restore_rng_states(const std::map<std::string, torch::Tensor>& states, const std::string& path) {
+  check(states.count("cpu") == 1, path, ": missing 'cpu'");
+  set_generator_state(at::detail::getDefaultCPUGenerator(), states.at("cpu"));
+  const int64_t devices = torch::cuda::is_available() ? static_cast<int64_t>(torch::cuda::device_count()) : 0;
+  for (const auto& [name, state] : states) {
+    if (name == "cpu") continue;
+    const std::string digits = name.rfind("cuda:", 0) == 0 ? name.substr(5) : "";
+    check(!digits.empty() && digits.size() < 4 && digits.find_first_not_of("0123456789") == std::string::npos, path,
+          ": unknown random state '", name, "' (expected cpu or cuda:N)");
+    const int64_t index = std::stoll(digits);
+    if (index >= devices) continue;
+    const at::Device device(at::kCUDA, static_cast<at::DeviceIndex>(index));
+    set_generator_state(at::globalContext().defaultGenerator(device), state);
+  }
 }
 
 }  // namespace
@@ -59,13 +102,7 @@ void write_checkpoint_files(const std::string& tmp, torch::nn::Module& module, t
   }
   check(bytes.good(), "cannot serialize the optimizer state");
   fs::write_file_atomic(tmp + "/optimizer.pt", bytes.str());
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
-  torch::Tensor rng;
-  {
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    rng = generator.get_state();
-  }
-  aft::safetensors::write(tmp + "/rng.safetensors", {{"cpu", rng}});
+  aft::safetensors::write(tmp + "/rng.safetensors", rng_states());
   nlohmann::json j = state.progress;
   j["epochs_done"] = state.epochs_done;
   fs::write_json_atomic(tmp + "/state.json", j);
@@ -125,13 +162,7 @@ CheckpointState load_checkpoint(const std::string& dir_in, torch::nn::Module& mo
     const std::string what = e.what_without_backtrace();
     fail(dir, "/optimizer.pt: cannot restore the optimizer state (", what.substr(0, what.find('\n')), ")");
   }
-  auto rng = aft::safetensors::read(dir + "/rng.safetensors");
-  check(rng.tensors.count("cpu") == 1, dir, "/rng.safetensors: missing 'cpu'");
-  at::Generator generator = at::detail::getDefaultCPUGenerator();
-  {
-    std::lock_guard<std::mutex> lock(generator.mutex());
-    generator.set_state(rng.tensors.at("cpu"));
-  }
+  restore_rng_states(aft::safetensors::read(dir + "/rng.safetensors").tensors, dir + "/rng.safetensors");
   CheckpointState state;
   state.progress = fs::read_json(dir + "/state.json");
   const auto done = state.progress.find("epochs_done");

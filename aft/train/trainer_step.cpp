@@ -59,12 +59,6 @@ StepStats Trainer::step(const torch::Tensor& images, const torch::Tensor& labels
       out = method_.train_step(images, labels, loss_fn_);
     }
   }
-  const double loss_value = out.loss.item<double>();
-  if (!std::isfinite(loss_value)) {
-    const bool saved = !hooks_.checkpoint_dir.empty() && has_checkpoint(hooks_.checkpoint_dir);
-    fail("training diverged: the loss is ", loss_value, " at epoch ", epoch + 1, " step ", index + 1, " with --lr ",
-         options_.lr, "; try a lower --lr", saved ? " and --resume (the last epoch's checkpoint is kept)" : "");
-  }
   add_training_work(static_cast<double>(images.size(0)) * step_cost_);
   if (phase) phase("forward");
   // Gradients of a group sum to the gradient of its mean loss: the larger batch's.
@@ -80,7 +74,20 @@ StepStats Trainer::step(const torch::Tensor& images, const torch::Tensor& labels
       if (!ema_.empty()) update_ema();
     }
   }
-  return {loss_value, out.logits.argmax(1).eq(labels).sum().item<int64_t>()};
+  // One read from the device per step, once the update is queued (a read before backward
+  // would idle the GPU while the host waits): the loss, checked for divergence, and the count
+  // of correct predictions together. A diverged step's update is applied, but the run stops.
+  const auto read = torch::stack({out.loss.detach().to(torch::kDouble).reshape({}),
+                                  out.logits.detach().argmax(1).eq(labels).sum().to(torch::kDouble)})
+                        .to(torch::kCPU);
+  const double loss_value = read[0].item<double>();
+  const auto correct = static_cast<int64_t>(read[1].item<double>());
+  if (!std::isfinite(loss_value)) {
+    const bool saved = !hooks_.checkpoint_dir.empty() && has_checkpoint(hooks_.checkpoint_dir);
+    fail("training diverged: the loss is ", loss_value, " at epoch ", epoch + 1, " step ", index + 1, " with --lr ",
+         options_.lr, "; try a lower --lr", saved ? " and --resume (the last epoch's checkpoint is kept)" : "");
+  }
+  return {loss_value, correct};
 }
 
 }  // namespace aft::train

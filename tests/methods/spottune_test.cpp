@@ -60,6 +60,19 @@ bool same(const std::map<std::string, torch::Tensor>& a, const std::map<std::str
   return true;
 }
 
+// In fp16 the old formula's 1e-20 was 0 and a uniform draw of 0 (1 in 2048 of fp16 draws)
+// gave an infinite noise; 200k draws met one almost surely.
+TEST(SpotTune, GumbelNoiseFiniteInHalfPrecision) {
+  torch::manual_seed(5);
+  const auto g = aft::methods::gumbel_noise(torch::zeros({200000}, torch::kHalf));
+  EXPECT_EQ(g.scalar_type(), torch::kHalf);
+  EXPECT_TRUE(torch::isfinite(g).all().item<bool>());
+  // Still Gumbel(0, 1): mean 0.5772 (Euler's constant), variance pi^2/6.
+  const auto f = g.to(torch::kFloat);
+  EXPECT_NEAR(f.mean().item<double>(), 0.5772, 0.02);
+  EXPECT_NEAR(f.var().item<double>(), 1.6449, 0.05);
+}
+
 TEST(SpotTune, GumbelNoiseAndStraightThroughGradient) {
   torch::manual_seed(4);
   const auto u = torch::rand({5, 7, 2});
