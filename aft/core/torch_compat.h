@@ -46,6 +46,10 @@
 #define AFT_TORCH_NCCL_ERROR_HANDLING_ENV "NCCL_ASYNC_ERROR_HANDLING"
 #endif
 
+// Autograd nodes (torch::autograd::Node) are held by std::shared_ptr up to 2.6 and by
+// c10::intrusive_ptr in PyPI's 2.15 (the version in between is unchecked). No macro: code that
+// keeps one names LibTorch's own type with decltype (aft/dist/grad_sync.cpp).
+
 // The lowest LibTorch that needs C++20 of its users (PyPI's wheels from 2.12 on; see
 // CMakeLists.txt, which picks the standard); aft itself compiles as C++17 and as C++20.
 #define AFT_TORCH_NEEDS_CXX20 AFT_TORCH_AT_LEAST(2, 12)

@@ -6,6 +6,7 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <utility>
 
 #include "aft/core/error.h"
 
@@ -33,9 +34,10 @@ class AccumulatedHook : public torch::autograd::FunctionPostHook {
 }  // namespace
 
 // A parameter keeps only a weak pointer to its accumulator: holding it here keeps the node,
-// and the hook on it, for every later backward.
+// and the hook on it, for every later backward. The pointer's type is LibTorch's own
+// (std::shared_ptr up to 2.6, c10::intrusive_ptr in 2.15: aft/core/torch_compat.h).
 struct GradientSync::Hooks {
-  std::vector<std::shared_ptr<torch::autograd::Node>> accumulators;
+  std::vector<decltype(torch::autograd::impl::grad_accumulator(std::declval<const torch::Tensor&>()))> accumulators;
   std::vector<uintptr_t> keys;
 };
 
