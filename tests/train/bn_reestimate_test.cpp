@@ -331,8 +331,12 @@ TEST(BnReestimate, TwoRanksCombineTheirShards) {
   ASSERT_FALSE(stem.empty());
   for (const bool sync : {false, true}) {
     std::vector<TensorMap> ranks(2);
+    // Built here, not in the rank threads: tiny_resnet seeds torch's global generator, which two
+    // threads would race on (the ranks then held different weights now and then).
+    std::vector<decltype(make("full", tiny_resnet(3, 5)))> built;
+    for (int r = 0; r < 2; ++r) built.push_back(make("full", tiny_resnet(3, 5)));
     aft::testing::run_ranks(2, 60, [&](aft::dist::Group& g) {
-      auto m = make("full", tiny_resnet(3, 5));
+      auto m = built[static_cast<size_t>(g.rank())];
       auto group = std::shared_ptr<aft::dist::Group>(&g, [](aft::dist::Group*) {});
       std::unique_ptr<aft::train::SyncBatchNormScope> scope;
       if (sync) scope = std::make_unique<aft::train::SyncBatchNormScope>(*m->module(), group);
