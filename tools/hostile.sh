@@ -87,13 +87,16 @@ ok=1; [ "$CODE" = 0 ] && [ -f "$W/r6/summary.json" ] && ok=0
 row "... then --resume" "finishes" "exit $CODE" $ok
 
 # 7. Limits.
-pretrain "$W/r7" --epochs 1 --threads $(( $(nproc) + 1 ))
+# Cases that set a flag TINY sets already run without TINY's own value of it.
+without() { local t=" $TINY "; for f in "$@"; do t=$(printf '%s' "$t" | sed -E "s/ $f [^ ]+ / /"); done; printf '%s' "$t"; }
+a pretrain $(without --threads) --data "$W/fm" --out "$W/r7" --epochs 1 --threads $(( $(nproc) + 1 ))
 ok=1; [ "$CODE" = 0 ] && [[ "$OUT_TEXT" == *"more than the"* ]] && ok=0
 row "--threads cores+1" "runs, capped with a warning" "exit $CODE: $(short "$OUT_TEXT")" $ok
 for bad in "--threads 10000" "--workers 10000" "--width -1" "--image-size 4096 --batch-size 64" "--lr inf" "--epochs 0" \
            "--momentum 1.5" "--image-size 1"; do
+  flags=$(printf '%s\n' $bad | grep -- '^--' | tr '\n' ' ')
   # shellcheck disable=SC2086
-  pretrain "$W/r7b" --epochs 1 $bad
+  a pretrain $(without $flags) --data "$W/fm" --out "$W/r7b" $([[ "$bad" == --epochs* ]] || echo --epochs 1) $bad
   ok=1; one_line && [[ "$OUT_TEXT" == *"${bad%% *}"* ]] && [ ! -e "$W/r7b" ] && ok=0
   row "$bad" "one line naming ${bad%% *}; nothing written" "exit $CODE: $(short "$OUT_TEXT")" $ok
 done

@@ -91,16 +91,18 @@ OutputState output_state(const std::string& path, const OutputKind& kind, std::s
     return OutputState::foreign;
   }
   bool any = false, marked = false;
+  std::string first_name;
   for (const auto& entry : stdfs::directory_iterator(path, ec)) {
     const std::string name = entry.path().filename().string();
     if (name == DirLock::kName || name == manifest::kName) continue;  // bookkeeping is no content
+    if (!any) first_name = name;
     any = true;
     if (name == kind.marker) marked = true;
   }
   check(!ec, "cannot list ", path, ": ", ec.message());
   if (!any) return OutputState::empty;
   if (!marked) {
-    if (stray) *stray = "it has no " + kind.marker + ", so aft did not write it";
+    if (stray) *stray = "it holds '" + first_name + "' and no " + kind.marker + ", so aft did not write it";
     return OutputState::foreign;
   }
   const std::string first = manifest::first_stray(path);
