@@ -73,25 +73,31 @@ namespace {
 
 nlohmann::json check_resume(JobSpec& spec, const nlohmann::json& stored) {
   // The stored configuration wins; a flag given again must agree with it.
-  auto differs = [&](const nlohmann::json& now, const nlohmann::json& then, const std::string& section) {
+  auto differs = [&](const nlohmann::json& now, const nlohmann::json& then) {
     for (auto it = now.begin(); it != now.end(); ++it) {
       if (!spec.explicit_flags.count(it.key()) || runtime_keys().count(it.key())) continue;
       check(then.contains(it.key()) && then.at(it.key()) == it.value(), "--resume ", spec.resume, ": --", it.key(),
-            " ", it.value().dump(), " differs from the checkpoint's configuration (", section, " ",
-            then.contains(it.key()) ? then.at(it.key()).dump() : "unset", ")");
+            " ", it.value().dump(), " differs from the run's --", it.key(), " ",
+            then.contains(it.key()) ? then.at(it.key()).dump() : "(unset)", " (flags given with --resume must agree with ",
+            spec.resume, "/config.json)");
     }
   };
   check(stored.value("command", "") == spec.command, "--resume ", spec.resume, ": that run was made by aft ",
         stored.value("command", "?"), ", not ", spec.command);
+  const std::string stored_method = stored.value("method", spec.method);
   if (spec.explicit_flags.count("method")) {
-    check(stored.value("method", "") == spec.method, "--resume ", spec.resume, ": --method ", spec.method,
-          " differs from the checkpoint's method ", stored.value("method", ""));
+    check(stored_method == spec.method, "--resume ", spec.resume, ": --method ", spec.method,
+          " differs from the run's method ", stored_method);
   }
-  differs(options_to_json(spec.train), stored.at("train"), "train");
-  differs(options_to_json(spec.model), stored.at("model_options"), "model");
-  spec.method = stored.value("method", spec.method);
+  differs(options_to_json(spec.train), stored.at("train"));
+  differs(options_to_json(spec.model), stored.at("model_options"));
+  // The command line registered the run's own method's flags (the CLI reads the method from
+  // RUN/config.json), so the ones given were parsed into spec.method_options: compare those.
+  if (spec.method_options && spec.method == stored_method) {
+    differs(options_to_json(*spec.method_options), stored.at("method_options"));
+  }
+  spec.method = stored_method;
   spec.method_options = methods::find_method(spec.method).make_options();
-  differs(options_to_json(*methods::find_method(spec.method).make_options()), stored.at("method_options"), "method");
   auto runtime = options_to_json(spec.train);
   options_from_json(spec.train, stored.at("train"), true, spec.resume + "/config.json");
   for (const auto& key : runtime_keys()) {
@@ -449,7 +455,10 @@ nlohmann::json result_summary(const train::TrainResult& result) {
           {"epochs", result.epochs_run},
           {"stopped_early", result.stopped_early},
           {"train_seconds", result.seconds},
-          {"images_per_second", result.images_per_second}};
+          {"images_per_second", result.images_per_second},
+          // Batch-norm re-estimation's passes and their seconds (part of train_seconds).
+          {"bn_reestimates", result.bn_reestimates},
+          {"bn_reestimate_seconds", result.bn_reestimate_seconds}};
 }
 
 }  // namespace aft::run

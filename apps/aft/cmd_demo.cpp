@@ -35,6 +35,7 @@ struct DemoArgs {
   int64_t epochs = 3;
   int64_t pretrain_epochs = 3;
   int64_t seed = 0;
+  std::string bn_reestimate = "auto";  // --bn-reestimate for every run (docs/benchmarks.md: the demo before/after)
   train::RuntimeOptions runtime;
 };
 
@@ -52,6 +53,7 @@ run::JobSpec demo_job(const DemoArgs& a, const std::string& command, const std::
   spec.train.schedule = "cosine";
   spec.train.image_size = a.image_size;
   spec.train.shots = a.shots;
+  spec.train.bn_reestimate = a.bn_reestimate;
   return spec;
 }
 
@@ -215,6 +217,9 @@ void add_demo_command(CLI::App& app) {
   sub->add_option("--epochs", a->epochs, "fine-tuning epochs per method")->capture_default_str();
   sub->add_option("--pretrain-epochs", a->pretrain_epochs, "source pretraining epochs")->capture_default_str();
   sub->add_option("--seed", a->seed, "random seed")->capture_default_str();
+  sub->add_option("--bn-reestimate", a->bn_reestimate, "batch-norm re-estimation in every run: auto|on|off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
+      ->capture_default_str();
   auto runtime_flags = std::make_shared<FlagBinder>(*sub, "Runtime");
   a->runtime.visit(*runtime_flags);
   sub->callback([a, runtime_flags]() { run_demo(*a); });

@@ -141,10 +141,24 @@ void add_eval_commands(CLI::App& app) {
 }
 
 std::string method_from_argv(int argc, char** argv) {
+  std::string resume;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--method" && i + 1 < argc) return argv[i + 1];
     if (arg.rfind("--method=", 0) == 0) return arg.substr(9);
+    if (arg == "--resume" && i + 1 < argc) resume = argv[i + 1];
+    if (arg.rfind("--resume=", 0) == 0) resume = arg.substr(9);
+  }
+  // `--resume RUN` alone: RUN's own method, so that its flags (e.g. --rank) can be given again.
+  // An unreadable config.json is reported by the resume itself.
+  if (!resume.empty()) {
+    try {
+      const auto config = fs::read_json(resume + "/config.json");
+      if (config.is_object() && config.contains("method") && config.at("method").is_string()) {
+        return config.at("method").get<std::string>();
+      }
+    } catch (const std::exception&) {
+    }
   }
   return "full";
 }

@@ -15,7 +15,8 @@ void add_data_target_commands(CLI::App& data);  // aft data mnist|opencv-digits|
 // method_hint: the --method value found in argv, so its options can be registered.
 void add_train_commands(CLI::App& app, const std::string& method_hint);  // aft pretrain / finetune
 void add_eval_commands(CLI::App& app);      // aft eval / predict
-// The --method value in argv (default "full"), scanned before parsing.
+// The --method value in argv, scanned before parsing; with --resume RUN and no --method, RUN's own
+// method (from its config.json); else "full".
 std::string method_from_argv(int argc, char** argv);
 void add_demo_command(CLI::App& app);       // aft demo
 void add_soup_command(CLI::App& app);       // aft soup

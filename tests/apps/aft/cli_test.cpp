@@ -89,6 +89,26 @@ TEST_F(Cli, ResumeWithAnotherConfiguration) {
   expect_one_line_error(run("pretrain --data " + dir_ + "/fm --resume " + dir_ + "/half --lr 0.5"), "--lr");
 }
 
+// Issue 26: a method's own flag given again with --resume is parsed (the CLI takes the method from
+// the run's config.json) and compared with the run's value, not with the method's default.
+TEST_F(Cli, ResumeComparesAMethodFlagWithTheRunsOwn) {
+  const std::string out = dir_ + "/lora4";
+  auto r = run("finetune --method lora --rank 4 --weights " + dir_ + "/src --data " + dir_ + "/fm --out " + out +
+               " --epochs 1 --batch-size 16 --threads 1 --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  aft::fs::remove_all(out + "/summary.json");  // as if it had been interrupted
+  // The same value, without --method: accepted, and the run finishes.
+  r = run("finetune --resume " + out + " --rank 4 --quiet");
+  EXPECT_EQ(r.code, 0) << r.output;
+  EXPECT_TRUE(aft::fs::exists(out + "/summary.json"));
+  aft::fs::remove_all(out + "/summary.json");
+  // Another value is refused, naming both; the default (8) too, which used to train at 4 silently.
+  const auto other = run("finetune --resume " + out + " --rank 16");
+  expect_one_line_error(other, "--rank 16 differs from the run's --rank 4");
+  expect_one_line_error(run("finetune --resume " + out + " --method lora --rank 8"), "--rank 8 differs from the run's --rank 4");
+  expect_one_line_error(run("finetune --resume " + out + " --method full"), "differs from the run's method lora");
+}
+
 TEST_F(Cli, UnknownChoicesListTheValidOnes) {
   expect_one_line_error(run("finetune --method nope --weights " + dir_ + "/src --data " + dir_ + "/fm --out " + dir_ + "/x"),
                         "full|linear");
