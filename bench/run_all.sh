@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs the benchmarks of BENCHMARKS.md in turn, each printing its own table.
+# Runs the benchmarks of docs/benchmarks.md in turn, each printing its own table.
 # Usage: bench/run_all.sh ; env: SECTIONS="1 2 3 4 methods" (default: all), BUILD_DIR=build (built
 #   here if the binaries are missing), THREADS=<cores>, RUNS=5, and each benchmark's own variables
 #   (see their headers). §3 and later take about an hour and a half on 2 cores; §1 and §2 a quarter.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# BENCHMARKS.md §4: search cost — the paper preset against aft's fast settings, for the
+# docs/benchmarks.md §4: search cost — the paper preset against aft's fast settings, for the
 # contribution and the multi-source searches, on the demo's glyph task and sources (made by
 # bench/transfer_bench.sh or `aft demo --dir DEMO`). Prints proxy epochs run, search and total
 # wall time, and test accuracy per (method, preset).

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Training-step throughput, aft (C++) vs the same model and step in PyTorch Python
-# (BENCHMARKS.md section 1). Every case runs interleaved — aft, torch, then torch, aft on the
+# (docs/benchmarks.md section 1). Every case runs interleaved — aft, torch, then torch, aft on the
 # next round — RUNS times; the table gives each side's median images/s, the median and the
 # spread (min..max) of the per-round ratios aft/torch, and each side's model FLOP rate as a
 # fraction of the machine's float32 matrix-multiply peak (best of a 2048^2 GEMM through

@@ -1,5 +1,5 @@
 #!/bin/bash
-# BENCHMARKS.md §3, the transfer suite's runner (issue 20): every method on every target, over
+# docs/benchmarks.md §3, the transfer suite's runner (issue 20): every method on every target, over
 # seeds, from each source, with the same recipe and maximum budget (--epochs with early stopping
 # on validation), then the table (`aft report --suite`). Finished runs are kept, so a rerun
 # resumes where the last one stopped; an interrupted run resumes from its checkpoint.

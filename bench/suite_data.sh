@@ -1,5 +1,5 @@
 #!/bin/bash
-# BENCHMARKS.md §3, the transfer suite's data: every target at two few-shot sizes (10 and 50
+# docs/benchmarks.md §3, the transfer suite's data: every target at two few-shot sizes (10 and 50
 # training images per class, seeded; the test split is the same for both and as large as the
 # source allows) into bench-out/suite/data/NAME-K, and the many-character pretraining source
 # into bench-out/zoo/data/chars. Fixed seeds and sizes, so a rerun writes the same images.

@@ -1,5 +1,5 @@
 #!/bin/bash
-# BENCHMARKS.md §3: transfer accuracy of every method on the glyph task from a Fashion-MNIST
+# docs/benchmarks.md §3: transfer accuracy of every method on the glyph task from a Fashion-MNIST
 # source (multisource adds a glyph-pretrained second source), several seeds. Each seed is one
 # `aft demo` (its data split, source pretraining and every method seeded alike) plus a greedy
 # soup of the runs that share the source and head (full, l2sp, auto-rgn, partial). Prints

@@ -1,4 +1,4 @@
-// The layer rule of DESIGN.md, checked on the sources: a file in aft/<layer>/ may include only
+// The layer rule of docs/design.md, checked on the sources: a file in aft/<layer>/ may include only
 // its own layer and the layers below it. A peer include (data <-> models) counts as upward:
 // layers on one level stay independent of each other.
 #include <gtest/gtest.h>

@@ -6,7 +6,7 @@
 #      that PyTorch, with NCCL; what the machine lacks comes from third_party_local/, made on a
 #      Debian machine by tools/vendor_headers.sh and carried along (it is git-ignored);
 #   3. runs the CUDA tests (tests/cuda/);
-#   4. measures BENCHMARKS.md section 5: ResNet-50 (224 px, batch 128, bf16 autocast,
+#   4. measures docs/benchmarks.md section 5: ResNet-50 (224 px, batch 128, bf16 autocast,
 #      channels-last) and ViT-B/16 (224 px, batch 128, bf16 autocast) training steps, aft against
 #      the same step in PyTorch eager, interleaved, plus the bf16 matmul peak measured here;
 #   5. writes gpu_check.json and gpu_check.log (and build.log, cuda_tests.json/.log,

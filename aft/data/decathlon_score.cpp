@@ -56,7 +56,7 @@ double accuracy_percent(const nlohmann::json& v, const std::string& where, const
 }  // namespace
 
 const std::vector<DecathlonDomain>& decathlon_domains() {
-  // Baseline accuracies (%) of the Decathlon's reference (methods/spottune.md).
+  // Baseline accuracies (%) of the Decathlon's reference (docs/spottune.md).
   static const std::vector<DecathlonDomain> domains = {
       {"imagenet12", "ImageNet", 59.87, {"imagenet"}},
       {"aircraft", "Aircraft", 60.34, {"fgvc-aircraft"}},

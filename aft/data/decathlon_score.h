@@ -1,4 +1,4 @@
-// The Visual Decathlon score (Rebuffi et al. 2017; methods/spottune.md): per domain
+// The Visual Decathlon score (Rebuffi et al. 2017; docs/spottune.md): per domain
 // alpha_d * max(0, E_max,d - E_d)^2 with E_max,d = 2 x the baseline error and
 // alpha_d = 1000 / E_max,d^2, so a domain is worth at most 1000 and the baseline earns 250.
 #pragma once

@@ -1,4 +1,4 @@
-// The baselines every adaptive method is compared against (methods/baselines.md):
+// The baselines every adaptive method is compared against (docs/baselines.md):
 // full fine-tuning, linear probe, L2-SP and Auto-RGN. One .cpp each.
 #pragma once
 #include "aft/methods/registry.h"

@@ -193,7 +193,7 @@ namespace {
 
 // Entries where `mask` is false take `value`'s entries, or zero when `value` is undefined. On
 // contiguous CPU float tensors a plain loop: there LibTorch 1.13's mul_ by a bool mask and
-// torch::where take 10-50x longer than the arithmetic (bench/step_bench.sh, BENCHMARKS.md §1).
+// torch::where take 10-50x longer than the arithmetic (bench/step_bench.sh, docs/benchmarks.md §1).
 void reset_unmasked(torch::Tensor& dst, const torch::Tensor& mask, const torch::Tensor& value) {
   const auto plain = [&](const torch::Tensor& t) {
     return t.device().is_cpu() && t.scalar_type() == torch::kFloat32 && t.is_contiguous() && t.sizes() == dst.sizes();

@@ -1,4 +1,4 @@
-// `contribution` (Feng et al., methods/contribution.md): per layer unit, only the r_l fraction of
+// `contribution` (Feng et al., docs/contribution.md): per layer unit, only the r_l fraction of
 // entries chosen by a contribution score trains; the rest stays pretrained. The ratios are
 // given (--ratio, --ratios) or searched by PSO on validation accuracy of short proxy runs.
 #pragma once

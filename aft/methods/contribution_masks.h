@@ -1,4 +1,4 @@
-// Parameter-contribution masks (methods/contribution.md): which layer unit and search group
+// Parameter-contribution masks (docs/contribution.md): which layer unit and search group
 // each backbone tensor belongs to, contribution scores per criterion, and one cached argsort
 // per tensor so that the mask for any ratio is a prefix of that order.
 #pragma once

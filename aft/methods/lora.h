@@ -1,4 +1,4 @@
-// `lora` (Hu et al. 2021, methods/more_methods.md): each targeted weight W becomes
+// `lora` (Hu et al. 2021, docs/peft.md): each targeted weight W becomes
 // W + (alpha / rank) B A with A [rank, in...] Kaiming-uniform and B [out, rank] zero, so the
 // model starts exactly as the pretrained one; W stays frozen, A, B and the new head train. On a
 // k x k conv, A is a k x k conv to `rank` channels and B a 1 x 1 conv back (the low-rank pair).

@@ -1,4 +1,4 @@
-// `lp-ft` (Kumar et al. 2022, methods/more_methods.md): first a linear probe, then full
+// `lp-ft` (Kumar et al. 2022, docs/baselines.md): first a linear probe, then full
 // fine-tuning from the probe's head, so that a good head guards the pretrained features
 // against the distortion a random head causes on small data. The probe trains on features
 // computed once (frozen backbone in eval mode, no augmentation), not on the backbone every

@@ -1,4 +1,4 @@
-// `multisource` — AMCF (Feng et al., methods/multisource.md): N >= 2 pretrained source models,
+// `multisource` — AMCF (Feng et al., docs/multisource.md): N >= 2 pretrained source models,
 // each with its own new head, fine-tuned together on one target with a collaborative loss that
 // pulls their logits together; per source, the first k_j layer units stay frozen, k_j given
 // (--frozen) or searched by PSO on validation accuracy of short joint proxy runs. Prediction

@@ -1,4 +1,4 @@
-// `oft` (orthogonal fine-tuning, Qiu et al. 2023, methods/more_methods.md): each targeted weight
+// `oft` (orthogonal fine-tuning, Qiu et al. 2023, docs/peft.md): each targeted weight
 // W [out, in...] becomes R W with R block-diagonal orthogonal (--blocks blocks along the output
 // dimension), each block the Cayley transform (I + S)(I - S)^-1 of a skew-symmetric
 // S = (Q - Q^T) / 2. Q starts at zero, so R = I and the model starts as the pretrained one; W

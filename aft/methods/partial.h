@@ -1,6 +1,7 @@
-// Partial fine-tuning (Ye et al. 2023, methods/partial.md): only some tunable units train, plus
+// Partial fine-tuning (Ye et al. 2023, docs/partial.md): only some tunable units train, plus
 // the head — picked by one of eight hand-made strategies, or by fine-tuned angle (partial_angle.h).
-// Frozen units are also kept out of batch-norm statistics, so they stay bit-identical.
+// With --freeze-bn-stats, frozen units are also kept out of batch-norm statistics, so they stay
+// bit-identical; by default their running statistics follow the target (docs/partial.md).
 #pragma once
 #include <set>
 #include <string>

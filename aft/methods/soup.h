@@ -1,4 +1,4 @@
-// Model soups (Wortsman et al. 2022; methods/partial.md): average the weights of fine-tuned runs
+// Model soups (Wortsman et al. 2022; docs/partial.md): average the weights of fine-tuned runs
 // that share architecture, pretrained start and head — all of them (uniform) or greedily by
 // validation accuracy — into a new run directory that `aft eval --run` opens like any other.
 #pragma once

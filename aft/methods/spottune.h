@@ -1,4 +1,4 @@
-// SpotTune (Guo et al. 2019; methods/spottune.md): per image and residual block, a policy
+// SpotTune (Guo et al. 2019; docs/spottune.md): per image and residual block, a policy
 // network picks the frozen pretrained copy or a fine-tuned copy of the block; optional
 // Global-k pull on the number of tuned blocks; routing statistics for the report.
 #pragma once

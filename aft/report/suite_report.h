@@ -1,4 +1,4 @@
-// `aft report --suite ROOT`: the transfer suite (BENCHMARKS.md §3) over its finished runs,
+// `aft report --suite ROOT`: the transfer suite (docs/benchmarks.md §3) over its finished runs,
 // laid out as bench/suite.sh writes them: ROOT/TARGET/METHOD/SEED/summary.json (and, beside a
 // run, SEED.seconds: the runner's wall time for it). Each method's test accuracy per target as
 // mean ± std over seeds, its mean rank over the targets, and per target the winner and the

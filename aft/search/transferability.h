@@ -1,4 +1,4 @@
-// Transferability estimators (methods/auto.md, `aft rank`): how well a source model's frozen
+// Transferability estimators (docs/auto.md, `aft rank`): how well a source model's frozen
 // outputs on the target's training images predict the target's labels, from one forward pass
 // and no fine-tuning. All work in float64 and return "higher is better".
 //   LogME   (You et al. 2021): the log marginal evidence per image of a Bayesian linear model from

@@ -102,8 +102,8 @@ void TrainOptions::visit(OptionVisitor& v) {
   v.field("bn-reestimate",
           "auto|on|off: recompute batch-norm running statistics on the training images (eval transform, no "
           "gradient) for the current weights before each validation and before the model is kept, for every "
-          "batch norm the method lets train; auto: on while an epoch has fewer optimizer steps than "
-          "--bn-reestimate-batches (docs/benchmarks.md, Batch-norm re-estimation)",
+          "batch norm the method lets train; auto: on while the run has taken fewer than 150 optimizer steps "
+          "(docs/benchmarks.md, Batch-norm re-estimation)",
           bn_reestimate);
   v.field("bn-reestimate-batches",
           "batch-norm re-estimation reads at most this many training batches (of --batch-size) each time",
@@ -186,7 +186,7 @@ void TrainOptions::validate() const {
 void apply_preset(TrainOptions& o, const std::string& preset) {
   if (preset.empty()) return;
   if (preset == "reference") {
-    // The seeds' recipe (methods/baselines.md): SGD 0.01, momentum 0.9, wd 5e-4, x0.1 every 30 epochs.
+    // The seeds' recipe (docs/baselines.md): SGD 0.01, momentum 0.9, wd 5e-4, x0.1 every 30 epochs.
     o.optimizer = "sgd";
     o.lr = 0.01;
     o.momentum = 0.9;
@@ -208,7 +208,7 @@ void apply_preset(TrainOptions& o, const std::string& preset) {
     o.batch_size = 64;
     o.transform = "auto";
   } else if (preset == "spottune") {
-    // SpotTune's reference recipe (methods/spottune.md): SGD 0.1 (the policy's 0.01 is
+    // SpotTune's reference recipe (docs/spottune.md): SGD 0.1 (the policy's 0.01 is
     // --policy-lr), x0.1 at the intended 40/60/80 of 110 epochs, scaled to the run's --epochs.
     o.optimizer = "sgd";
     o.lr = 0.1;

@@ -1,4 +1,4 @@
-// The aft side of the training-step benchmark (BENCHMARKS.md section 1): builds a case's model
+// The aft side of the training-step benchmark (docs/benchmarks.md section 1): builds a case's model
 // with aft's builders, sets up the trainable set through aft's own method objects (full,
 // partial, contribution, spottune) and the optimizer through a real Trainer, then times the
 // Trainer's per-batch step on a fixed random batch. bench/step/step_torch.py is the PyTorch

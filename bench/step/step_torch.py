@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The PyTorch (Python) side of the training-step benchmark (BENCHMARKS.md section 1).
+"""The PyTorch (Python) side of the training-step benchmark (docs/benchmarks.md section 1).
 
 Builds the same model, trainable set and step as bench/step/step_bench.cpp does through aft,
 in plain PyTorch as a Python user would write it, and times training steps on a fixed random
