@@ -11,8 +11,8 @@ const std::vector<AutoCandidate>& default_auto_candidates() {
   // Two rates for full fine-tuning, whose best rate moves most with the source; a higher one for
   // the linear probe, whose head starts from zero knowledge and trains alone.
   static const std::vector<AutoCandidate> table = {
-      {"linear@3", "linear", nlohmann::json::object(), 3.0, "", 0.4},
-      {"lp-ft", "lp-ft", nlohmann::json::object(), 1.0, "", 1.05},
+      {"linear@3", "linear", nlohmann::json::object(), 3.0},
+      {"lp-ft", "lp-ft", nlohmann::json::object(), 1.0},
       {"full", "full", nlohmann::json::object(), 1.0},
       {"full@0.3", "full", nlohmann::json::object(), 0.3},
       {"l2sp", "l2sp", nlohmann::json::object(), 1.0},
@@ -20,7 +20,7 @@ const std::vector<AutoCandidate>& default_auto_candidates() {
       // about 2 epochs of full fine-tuning, contribution's fast PSO about 22.
       {"partial-angle", "partial", {{"select", "angle"}, {"k", "auto"}, {"pick", "auto"}}, 1.0, "", 1.0, 2},
       {"contribution-fast", "contribution", {{"search-preset", "fast"}}, 1.0, "", 1.0, 22},
-      {"spottune", "spottune", nlohmann::json::object(), 1.0, "resnet|efficientnet_lite", 1.7},
+      {"spottune", "spottune", nlohmann::json::object(), 1.0},
       // Adapters learn from zero (B = 0, Q = 0): peft's recipes give them a higher rate.
       {"lora@3", "lora", nlohmann::json::object(), 3.0, "vit_"},
   };
@@ -51,12 +51,17 @@ void AutoOptions::visit(OptionVisitor& v) {
           "(0: 3 when the training split has under 50 images per class, else 1 = the validation split)",
           folds);
   v.field("first-rung", "epochs of the first successive-halving rung (0: the longest the budget allows)", first_rung);
+  v.field("hedge",
+          "a candidate that no cut removes, so that an early rung's noise cannot drop the strongest default: it "
+          "reaches the last rung beside the leader (a label among the candidates, or none)",
+          hedge);
 }
 
 void AutoOptions::validate() const {
   check(budget > 0 && budget <= 1000, "--budget ", budget, ": expected a positive number of full fine-tunes");
   check(folds >= 0 && folds <= 10, "--folds ", folds, ": expected 0 (automatic) or 1-10");
   check(first_rung >= 0, "--first-rung ", first_rung, ": expected >= 0");
+  check(!hedge.empty(), "--hedge: expected a candidate's label or none");
   if (!candidates.empty()) resolve("");  // unknown labels fail now, not mid-race
 }
 
@@ -73,13 +78,21 @@ std::vector<AutoCandidate> AutoOptions::resolve(const std::string& arch) const {
     return false;
   };
   std::vector<AutoCandidate> out;
+  // What a method costs and where it applies are its MethodInfo's facts; a candidate's own
+  // arch_prefix (lora@3: ViTs) narrows them.
+  auto with_facts = [](AutoCandidate c) {
+    const auto& info = find_method(c.method);
+    c.cost_guess = info.cost_guess;
+    if (c.arch_prefix.empty()) c.arch_prefix = info.fits_arch;
+    return c;
+  };
   auto take = [&](const AutoCandidate& c) {
     if (!fits(c)) return;
     for (const auto& seen : out) check(seen.label != c.label, "--candidates: ", c.label, " is listed twice");
     out.push_back(c);
   };
   if (candidates.empty()) {
-    for (const auto& c : default_auto_candidates()) take(c);
+    for (const auto& c : default_auto_candidates()) take(with_facts(c));
     return out;
   }
   std::vector<std::string> labels;
@@ -98,8 +111,9 @@ std::vector<AutoCandidate> AutoOptions::resolve(const std::string& arch) const {
       if (c.label == label) known = &c;
     }
     if (known) {
-      check(fits(*known), "--candidates ", label, ": needs a ", known->arch_prefix, "* model, not ", arch);
-      take(*known);
+      const auto c = with_facts(*known);
+      check(fits(c), "--candidates ", label, ": needs a ", c.arch_prefix, "* model, not ", arch);
+      take(c);
       continue;
     }
     AutoCandidate c;
@@ -118,7 +132,8 @@ std::vector<AutoCandidate> AutoOptions::resolve(const std::string& arch) const {
       check(scale && *scale > 0, "--candidates ", label, ": expected METHOD@SCALE with a positive SCALE");
       c.lr_scale = *scale;
     }
-    if (c.method == "linear") c.cost_guess = 0.4;
+    c = with_facts(c);
+    check(fits(c), "--candidates ", label, ": needs a ", c.arch_prefix, "* model, not ", arch);
     take(c);
   }
   check(!out.empty(), "--candidates: no candidate left for ", arch);
@@ -126,17 +141,20 @@ std::vector<AutoCandidate> AutoOptions::resolve(const std::string& arch) const {
 }
 
 MethodInfo auto_method() {
-  return {"auto", "race the other methods by successive halving within --budget; train the winner",
-          [] { return std::make_unique<AutoOptions>(); },
-          [](const Options&) -> MethodPtr {
-            fail("--method auto is a race of methods, run by aft/run/auto_race.h, not a Method");
-          },
-          [](Options& o) {
-            // The demo's race: the cheap and the common candidates, within two full fine-tunes.
-            auto& a = dynamic_cast<AutoOptions&>(o);
-            a.budget = 2;
-            a.candidates = {"linear@3", "lp-ft", "full", "l2sp"};
-          }};
+  MethodInfo info{"auto", "race the other methods by successive halving within --budget; train the winner",
+                  [] { return std::make_unique<AutoOptions>(); },
+                  [](const Options&) -> MethodPtr {
+                    fail("--method auto is a race of methods, run by aft/run/auto_race.h, not a Method");
+                  },
+                  [](Options& o) {
+                    // The demo's race: the cheap and the common candidates (the budget is raised
+                    // to the cheapest race when it cannot pay for one).
+                    auto& a = dynamic_cast<AutoOptions&>(o);
+                    a.budget = 2;
+                    a.candidates = {"linear@3", "lp-ft", "full", "l2sp"};
+                  }};
+  info.races_methods = true;
+  return info;
 }
 
 }  // namespace aft::methods

@@ -142,10 +142,12 @@ class LpFtMethod : public Method {
 }  // namespace
 
 MethodInfo lp_ft_method() {
-  return {"lp-ft", "linear probe on cached features, then full fine-tuning from the probe's head (LP-FT)",
-          [] { return std::make_unique<LpFtOptions>(); },
-          [](const Options& o) { return std::make_shared<LpFtMethod>(dynamic_cast<const LpFtOptions&>(o)); },
-          [](Options& o) { dynamic_cast<LpFtOptions&>(o).probe_epochs = 10; }};
+  MethodInfo info{"lp-ft", "linear probe on cached features, then full fine-tuning from the probe's head (LP-FT)",
+                  [] { return std::make_unique<LpFtOptions>(); },
+                  [](const Options& o) { return std::make_shared<LpFtMethod>(dynamic_cast<const LpFtOptions&>(o)); },
+                  [](Options& o) { dynamic_cast<LpFtOptions&>(o).probe_epochs = 10; }};
+  info.cost_guess = 1.05;  // full fine-tuning plus the probe's one pass of feature extraction
+  return info;
 }
 
 }  // namespace aft::methods

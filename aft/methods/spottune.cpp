@@ -1,4 +1,4 @@
-// Decisions beyond methods/spottune.md: the stem, the ResNet-26 pre-pool BN and the new head
+// Decisions beyond docs/spottune.md: the stem, the ResNet-26 pre-pool BN and the new head
 // exist once and train with the tuned blocks (the reference optimises every parameter with
 // requires_grad; only the parallel blocks' convolutions are frozen). A projection shortcut
 // (torchvision's `downsample`) is part of its block, so each copy keeps its own: frozen in
@@ -261,10 +261,13 @@ nlohmann::json SpotTuneMethod::report() {
 }
 
 MethodInfo spottune_method() {
-  return {"spottune", "per-image routing between frozen and fine-tuned residual blocks (SpotTune, Global-k)",
-          [] { return std::make_unique<SpotTuneOptions>(); },
-          [](const Options& o) { return std::make_shared<SpotTuneMethod>(dynamic_cast<const SpotTuneOptions&>(o)); },
-          nullptr};
+  MethodInfo info{"spottune", "per-image routing between frozen and fine-tuned residual blocks (SpotTune, Global-k)",
+                  [] { return std::make_unique<SpotTuneOptions>(); },
+                  [](const Options& o) { return std::make_shared<SpotTuneMethod>(dynamic_cast<const SpotTuneOptions&>(o)); },
+                  nullptr};
+  info.cost_guess = 1.7;  // both copies of every block forward, the policy network besides
+  info.fits_arch = "resnet|efficientnet_lite";  // it routes residual blocks (BlockTrunk)
+  return info;
 }
 
 }  // namespace aft::methods

@@ -6,7 +6,6 @@
 
 #include "aft/core/fs.h"
 #include "aft/methods/feature_cache.h"
-#include "aft/run/auto_race.h"
 #include "aft/train/checkpoint.h"
 #include "aft/train/work.h"
 
@@ -24,8 +23,13 @@ Race::Race(const JobSpec& spec, const JobInputs& in, std::string dir, int64_t fo
   if (!state_.is_object()) state_ = {{"steps", nlohmann::json::object()}, {"session", 0}};
   state_["session"] = state_.value("session", 0) + 1;
   // A fold's split, and the k-fold final's: carved from train + validation of the run's split.
+  // With --shots the pool is the shots alone: the validation split was carved before them, from
+  // every image, and would give the race and the retraining far more images than the user allowed
+  // (and than the budget's unit counts).
   auto pool = in_.task.splits.train_indices;
-  pool.insert(pool.end(), in_.task.splits.val_indices.begin(), in_.task.splits.val_indices.end());
+  if (spec_.train.shots <= 0) {
+    pool.insert(pool.end(), in_.task.splits.val_indices.begin(), in_.task.splits.val_indices.end());
+  }
   std::sort(pool.begin(), pool.end());
   pool_ = pool;
   if (folds_ > 1) {
@@ -88,21 +92,25 @@ double Race::advance(Entrant& e, int64_t f, int64_t epochs) {
   if (steps.contains(key) && steps[key].value("epochs", 0) >= epochs) return read_step(e, steps[key]);
   const auto dir = dir_ + "/race/" + e.candidate.label + "/fold" + std::to_string(f);
   fs::create_directories(dir);
-  const double work_before = train::training_work();
   const auto progress = train_candidate(e, f, dir, fold_data(f), epochs, false, nullptr);
-  const double work = train::training_work() - work_before;
+  // The step's work is its run's own total, every rung so far: its checkpoint keeps it, so a step
+  // recovered after a kill (trained, but not yet in race.json) keeps the work it did.
+  const double work = progress.value("work", 0.0) / unit_;
   auto& step = steps[key];
   if (!step.is_object()) step = nlohmann::json::object();
   const int64_t before = step.value("epochs", 0);
+  const double work_before = step.value("work", 0.0);
   step["epochs"] = epochs;
   step["best_val_accuracy"] = progress.value("best_val_accuracy", -1.0);
   step["val_images"] = fold_splits_[static_cast<size_t>(f)].second.size();
-  step["work"] = step.value("work", 0.0) + work / unit_;
-  step["trainable_params"] = e.trainable;
+  step["work"] = work;
+  step["trainable_params"] = e.standing.trainable;
   step["history"] = progress.value("history", nlohmann::json::array());
   step["sessions"].push_back({{"session", state_["session"]}, {"from_epoch", before}, {"to_epoch", epochs},
                               {"rank", group_ ? group_->rank() : 0}});
-  if (epochs > before) step["rate"] = work / unit_ * static_cast<double>(spec_.train.epochs) / (epochs - before);
+  if (epochs > before) {
+    step["rate"] = (work - work_before) * static_cast<double>(spec_.train.epochs) / static_cast<double>(epochs - before);
+  }
   written_steps_.push_back(key);
   recount();
   save();
@@ -130,15 +138,18 @@ nlohmann::json Race::finish(Entrant& e, methods::MethodPtr& method) {
     data.splits.test_indices = in_.task.splits.test_indices;
   }
   fs::create_directories(dir);
-  const double work_before = train::training_work();
   train::TrainResult result;
   train_candidate(e, -1, dir, data, spec_.train.epochs, true, &result, &method);
-  // Data-parallel over the ranks: each counted its shard of the images.
-  std::vector<double> work{train::training_work() - work_before};
+  // Data-parallel over the ranks: each counted its shard of the images (a resumed final, rank 0's
+  // checkpointed count on every rank: the shards are equal to within one batch).
+  // One split: the final continued the fold-0 step's run, whose work race.json counts already;
+  // every rank resumed that checkpoint, so each takes it off its own count.
+  const auto key = e.candidate.label + "/fold0";
+  const double continued = folds_ == 1 && state_["steps"].contains(key) ? state_["steps"][key].value("work", 0.0) : 0.0;
+  std::vector<double> work{result.work / unit_ - continued};
   if (group_) work = group_->sum(work);
   state_["final"] = {{"label", e.candidate.label}, {"dir", dir}, {"test_accuracy", result.test_accuracy},
-                     {"work", state_.contains("final") ? state_["final"].value("work", 0.0) + work[0] / unit_
-                                                       : work[0] / unit_}};
+                     {"work", work[0]}};
   recount();
   save();
   return result_summary(result);
@@ -155,8 +166,9 @@ void Race::recount() {
 }
 
 double Race::read_step(Entrant& e, const nlohmann::json& step) const {
-  e.trainable = step.value("trainable_params", int64_t{0});
-  e.rate = std::max(e.rate, step.value("rate", 0.0));
+  e.standing.trainable = step.value("trainable_params", int64_t{0});
+  e.standing.rate = std::max(e.standing.rate, step.value("rate", 0.0));
+  e.standing.val_images = step.value("val_images", int64_t{0});
   return step.value("best_val_accuracy", -1.0);
 }
 
@@ -229,10 +241,10 @@ nlohmann::json Race::train_candidate(Entrant& e, int64_t fold, const std::string
   hooks.after_epoch = [epochs](int64_t epoch, double) { return epoch + 1 < epochs; };
   train::Trainer trainer(*method, options, data, hooks);
   auto r = trainer.fit();
-  e.trainable = methods::count_params(*method->module(), true);
+  e.standing.trainable = methods::count_params(*method->module(), true);
   if (result) *result = r;
   if (keep) *keep = method;
-  return {{"best_val_accuracy", r.best_val_accuracy}, {"history", r.history}};
+  return {{"best_val_accuracy", r.best_val_accuracy}, {"history", r.history}, {"work", r.work}};
 }
 
 }  // namespace aft::run

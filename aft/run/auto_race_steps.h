@@ -12,6 +12,7 @@
 #include "aft/methods/auto_options.h"
 #include "aft/methods/registry.h"
 #include "aft/run/job.h"
+#include "aft/run/race_policy.h"
 #include "aft/train/trainer.h"
 
 namespace aft::methods {
@@ -22,10 +23,7 @@ namespace aft::run {
 
 struct Entrant {
   methods::AutoCandidate candidate;
-  double fitness = -1;  // mean best validation accuracy over the folds, so far
-  double spread = 0;    // over folds: their std; one split: the binomial std of its accuracy
-  int64_t trainable = 0;
-  double rate = 0;      // measured work per epoch and fold, in full fine-tunes of one epoch
+  Standing standing;  // its figures so far (race_policy.h): per-fold fitness, trainable, rate
 };
 
 // The race's whole state, in RUN/race.json (rank 0 writes it) after every step.
@@ -47,6 +45,8 @@ class Race {
   double unit() const { return unit_; }
   double seconds() const { return state_.value("seconds", 0.0); }
   int64_t features_computed() const;
+  // The images the race trains and validates on (folds: split among them; the final trains on all).
+  size_t pool_size() const { return pool_.size(); }
   bool main() const { return !group_ || group_->is_main(); }
   int world() const { return group_ ? group_->world() : 1; }
   // The rank that trains entrant `index` (its place among all candidates) on fold `f`: fixed for

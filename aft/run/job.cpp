@@ -1,5 +1,4 @@
 #include "aft/run/job.h"
-#include "aft/run/auto_race.h"
 
 #include <torch/torch.h>
 
@@ -144,18 +143,28 @@ void check_step_memory(const JobSpec& spec, int64_t image_size) {
 
 }  // namespace
 
+data::DataOptions split_options(const std::string& root, const train::TrainOptions& train) {
+  data::DataOptions o;
+  o.root = root;
+  o.val_fraction = train.val_fraction;
+  o.shots = train.shots;
+  o.seed = static_cast<uint64_t>(train.seed);
+  o.skip_bad = train.skip_bad;
+  return o;
+}
+
+data::Splits reopen_splits(const nlohmann::json& config, const std::string& root) {
+  train::TrainOptions train;
+  options_from_json(train, config.at("train"), false, "the run's config.json");
+  return data::open_splits(split_options(root.empty() ? config.at("data").get<std::string>() : root, train));
+}
+
 JobInputs open_job_inputs(const JobSpec& spec, bool own_model, const std::string& own_model_arch) {
   // --width is declared with the model's flags; 0 means "from the weights".
   check(std::isfinite(spec.model.width) && spec.model.width >= 0 && spec.model.width <= 8, "--width ",
         spec.model.width, ": must be in [0, 8] (0: from the weights, else a multiplier > 0)");
   JobInputs in;
-  data::DataOptions data_options;
-  data_options.root = spec.data;
-  data_options.val_fraction = spec.train.val_fraction;
-  data_options.shots = spec.train.shots;
-  data_options.seed = static_cast<uint64_t>(spec.train.seed);
-  data_options.skip_bad = spec.train.skip_bad;
-  in.task = train::TrainData{data::open_splits(data_options), nullptr, nullptr};
+  in.task = train::TrainData{data::open_splits(split_options(spec.data, spec.train)), nullptr, nullptr};
   in.weights = models::resolve_weights_path(spec.model.weights);
   const std::string arch = own_model ? own_model_arch : models::resolve_arch(spec.model, in.weights);
   in.transform = resolve_transform(spec.train, in.task.splits, arch);
@@ -176,6 +185,9 @@ JobInputs open_job_inputs(const JobSpec& spec, bool own_model, const std::string
           "--drop-path ", spec.train.drop_path, ": stochastic depth applies to ViTs and EfficientNets, not to ",
           in.config.arch);
     in.config.drop_path = spec.train.drop_path;
+  } else {
+    check(spec.train.drop_path == 0, "--drop-path ", spec.train.drop_path, ": --method ", spec.method,
+          " builds its own models from its sources and applies no stochastic depth");
   }
   // Damaged weights are refused before the run directory exists (load_weights checks again).
   if (!in.weights.empty()) models::check_finite(safetensors::read(in.weights).tensors, in.weights);
@@ -215,10 +227,9 @@ nlohmann::json job_config(JobSpec& spec, const JobInputs& in, const torch::Devic
           {"processes", spec.dist ? spec.dist->world() : 1}};
 }
 
-nlohmann::json run_job(JobSpec& spec) {
+void check_job(JobSpec& spec) {
   if (!spec.method_options) spec.method_options = methods::find_method(spec.method).make_options();
-  const bool resuming = !spec.resume.empty();
-  if (resuming) {
+  if (!spec.resume.empty()) {
     check(spec.out.empty() || spec.out == spec.resume, "--resume ", spec.resume, " and --out ", spec.out,
           " name different runs");
     const std::string problem = train::run_dir_problem(spec.resume);
@@ -229,7 +240,32 @@ nlohmann::json run_job(JobSpec& spec) {
   spec.method_options->validate();
   check(!spec.data.empty(), "--data is required");
   check(!spec.out.empty(), "--out is required");
-  if (spec.method == "auto") return run_auto(spec);  // a race of the other methods (auto_race.h)
+}
+
+Job open_job(JobSpec& spec, const JobNeeds& needs) {
+  const bool main_rank = !spec.dist || spec.dist->is_main();
+  if (spec.dist) spec.train.device = dist::device_for_rank(spec.train.device, spec.dist->local_rank());
+  Job job{spec, parse_device(spec.train.device)};  // a refused device fails before anything is written
+  job.main_rank = main_rank;
+  job.resuming = !spec.resume.empty();
+  spec.train.apply();
+  seed_everything(static_cast<uint64_t>(spec.train.seed));
+  log::set_quiet(spec.quiet || !main_rank);
+  job.in = open_job_inputs(spec, needs.own_model, needs.own_model_arch);
+  // A method's checks against the model (adapter targets it lacks) run before the run directory exists.
+  if (!needs.own_model && needs.check_model) needs.check_model(job.in.config);
+  // Rank 0 alone owns the run directory; other ranks only read its checkpoint when resuming.
+  std::vector<std::string> inputs = needs.inputs;
+  inputs.push_back(spec.data);
+  inputs.push_back(job.in.weights);
+  inputs.push_back(spec.model.weights);  // a run directory given as --weights, not only its file
+  if (main_rank) job.run = std::make_unique<train::RunDir>(spec.out, spec.overwrite, job.resuming, inputs);
+  job.config = job_config(spec, job.in, job.device, needs.own_model);
+  if (job.run && !job.resuming) job.run->write_config(job.config);
+  return job;
+}
+
+nlohmann::json run_method(JobSpec& spec) {
   auto method = methods::find_method(spec.method).create(*spec.method_options);
   const bool own_model = method->builds_own_model();
   if (own_model) {
@@ -238,33 +274,19 @@ nlohmann::json run_job(JobSpec& spec) {
   } else if (spec.command == "finetune") {
     check(!spec.model.weights.empty(), "--weights is required to fine-tune");
   }
-  const bool main_rank = !spec.dist || spec.dist->is_main();
-  if (spec.dist) spec.train.device = dist::device_for_rank(spec.train.device, spec.dist->local_rank());
-  const auto device = parse_device(spec.train.device);  // a refused device fails before anything is written
-  spec.train.apply();
-  seed_everything(static_cast<uint64_t>(spec.train.seed));
-  log::set_quiet(spec.quiet || !main_rank);
-
-  auto in = open_job_inputs(spec, own_model, own_model ? method->own_model_arch() : "");
-  auto& task = in.task;
-  const auto& tf = in.transform;
-  const auto classes = in.classes;
-  const auto image_size = in.image_size;
-  const auto& weights = in.weights;
-  const auto& config = in.config;
-  const auto& fresh_model = in.fresh_model;
-  // A method's checks against the model (adapter targets it lacks) run before the run directory exists.
-  if (!own_model) method->check_model(config);
-  // Rank 0 alone owns the run directory; other ranks only read its checkpoint when resuming.
-  std::optional<train::RunDir> run;
-  std::vector<std::string> inputs = method->inputs();
-  inputs.push_back(spec.data);
-  inputs.push_back(weights);
-  inputs.push_back(spec.model.weights);  // a run directory given as --weights, not only its file
-  if (main_rank) run.emplace(spec.out, spec.overwrite, resuming, inputs);
-
-  const nlohmann::json cfg = job_config(spec, in, device, own_model);
-  if (run && !resuming) run->write_config(cfg);
+  JobNeeds needs;
+  needs.own_model = own_model;
+  needs.own_model_arch = own_model ? method->own_model_arch() : "";
+  needs.inputs = method->inputs();
+  needs.check_model = [&](const models::ModelConfig& config) { method->check_model(config); };
+  Job job = open_job(spec, needs);
+  const bool main_rank = job.main_rank, resuming = job.resuming;
+  auto& task = job.in.task;
+  const auto classes = job.in.classes;
+  const auto image_size = job.in.image_size;
+  const auto& config = job.in.config;
+  const auto& fresh_model = job.in.fresh_model;
+  train::RunDir* run = job.run.get();
   // What prepare() finds is saved at once: a resumed job restores it instead of searching
   // again, and a search killed midway replays its journal (RUN/search) up to where it stopped.
   methods::PrepareContext prepare{fresh_model, &task, &spec.train, run ? run->path() : "", spec.quiet || !main_rank,
@@ -421,8 +443,9 @@ LoadedRun load_run(const std::string& run, const std::string& device) {
   out.config = train::read_finished_config(run);
   const auto& cfg = out.config;
   out.classes = cfg.at("classes").get<std::vector<std::string>>();
-  // An auto run's model is its winner's: the race names the method and options that made it.
-  const auto& made_by = cfg.at("method") == "auto" && cfg.contains("winner") ? cfg.at("winner") : cfg;
+  // A race's run names its winner's method and options as its own; runs from before that named
+  // them under "winner".
+  const auto& made_by = cfg.contains("winner") ? cfg.at("winner") : cfg;
   auto info = methods::find_method(made_by.at("method").get<std::string>());
   auto options = info.make_options();
   options_from_json(*options, made_by.at("method_options"), true, run + "/config.json");

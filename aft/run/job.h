@@ -12,6 +12,7 @@
 #include "aft/data/transforms.h"
 #include "aft/methods/method.h"
 #include "aft/models/source.h"
+#include "aft/train/run_dir.h"
 #include "aft/train/train_options.h"
 #include "aft/train/trainer.h"
 
@@ -63,8 +64,42 @@ JobInputs open_job_inputs(const JobSpec& spec, bool own_model, const std::string
 // config.json's content for a job.
 nlohmann::json job_config(JobSpec& spec, const JobInputs& inputs, const torch::Device& device, bool own_model);
 
-// Runs the job and returns summary.json's content.
+// A job resolved once (open_job): the spec after --resume's checks and validation, its inputs,
+// device and run directory, and config.json as written. Its two consumers are peers: run_method
+// (one method, below) and run_auto (a race of methods, auto_race.h).
+struct Job {
+  JobSpec& spec;
+  torch::Device device;
+  bool main_rank = true;
+  bool resuming = false;
+  JobInputs in;
+  std::unique_ptr<train::RunDir> run;  // rank 0 alone owns the run directory; null on the others
+  nlohmann::json config;               // config.json's content
+};
+// What the consumer knows before the run directory exists.
+struct JobNeeds {
+  bool own_model = false;             // the method builds its own models (Method::builds_own_model)
+  std::string own_model_arch;         // then: the architecture whose input normalisation they expect
+  std::vector<std::string> inputs;    // further inputs --out must not lie in (a method's sources)
+  std::function<void(const models::ModelConfig&)> check_model;  // refusals against the model, first
+};
+Job open_job(JobSpec& spec, const JobNeeds& needs);
+// Before anything runs: --resume checked against the run's config.json (the stored configuration
+// wins; a flag given again must agree with it), then every option validated.
+void check_job(JobSpec& spec);
+
+// Runs the job and returns summary.json's content: checks and validates the spec (and --resume
+// against the run's config.json), then hands it to run_auto when the method's MethodInfo says it
+// races other methods, else to run_method (run_job.cpp).
 nlohmann::json run_job(JobSpec& spec);
+// One method trained into the run directory.
+nlohmann::json run_method(JobSpec& spec);
+
+// The data options of a job's splits: its root, validation fraction, shots, seed and --skip-bad.
+data::DataOptions split_options(const std::string& root, const train::TrainOptions& train);
+// The splits a run trained on, reopened from its config.json: the same images in each split.
+// `root` (may be empty: the run's own data) replaces the data's location (eval/soup --data).
+data::Splits reopen_splits(const nlohmann::json& config, const std::string& root = "");
 
 // A finished run reopened for inference.
 struct LoadedRun {

@@ -1,16 +1,19 @@
-// --method auto's plan and folds (aft/run/auto_race.h): the successive-halving rungs and their
-// cost in full fine-tunes, and the stratified k folds the race validates on. Pure functions,
-// apart from the race that uses them.
+// --method auto's policy (race_policy.h): the plan, the folds, the cut, the budget's check and
+// the decision.
+#include "aft/run/race_policy.h"
+
 #include <algorithm>
+#include <cmath>
+#include <numeric>
 #include <random>
 
+#include "aft/data/dataset.h"
 #include "aft/data/random.h"
-#include "aft/run/auto_race.h"
 
 namespace aft::run {
 
 RacePlan plan_race(int64_t candidates, int64_t epochs, int64_t folds, int64_t first_rung, double rate,
-                   double searches) {
+                   double searches, bool hedge) {
   RacePlan plan;
   plan.cost = searches;
   int64_t n = candidates;
@@ -20,7 +23,9 @@ RacePlan plan_race(int64_t candidates, int64_t epochs, int64_t folds, int64_t fi
     plan.rung_epochs.push_back(e);
     plan.entrants.push_back(n);
     plan.cost += rate * static_cast<double>(n * (e - before) * folds) / static_cast<double>(epochs);
+    const int64_t before_cut = n;
     n = (n + 1) / 2;
+    if (hedge && before_cut > 1 && n < 2) n = 2;  // at worst the hedge is not the leader
     if (n == 1 || e == epochs) break;  // one left: the final training takes it on
     before = e;
     e = std::min(2 * e, epochs);
@@ -32,13 +37,13 @@ RacePlan plan_race(int64_t candidates, int64_t epochs, int64_t folds, int64_t fi
 }
 
 RacePlan fit_plan(int64_t candidates, int64_t epochs, int64_t folds, double budget, int64_t first_rung, double rate,
-                  double searches) {
-  if (first_rung > 0) return plan_race(candidates, epochs, folds, first_rung, rate, searches);
+                  double searches, bool hedge) {
+  if (first_rung > 0) return plan_race(candidates, epochs, folds, first_rung, rate, searches, hedge);
   for (int64_t e = epochs; e >= 1; --e) {
-    auto plan = plan_race(candidates, epochs, folds, e, rate, searches);
+    auto plan = plan_race(candidates, epochs, folds, e, rate, searches, hedge);
     if (plan.cost <= budget) return plan;
   }
-  return plan_race(candidates, epochs, folds, 1, rate, searches);
+  return plan_race(candidates, epochs, folds, 1, rate, searches, hedge);
 }
 
 std::vector<std::pair<std::vector<size_t>, std::vector<size_t>>> k_folds(const data::Dataset& dataset,
@@ -64,6 +69,91 @@ std::vector<std::pair<std::vector<size_t>, std::vector<size_t>>> k_folds(const d
     std::sort(val.begin(), val.end());
   }
   return folds;
+}
+
+double Standing::fitness() const {
+  if (folds.empty()) return -1;
+  return std::accumulate(folds.begin(), folds.end(), 0.0) / static_cast<double>(folds.size());
+}
+
+double Standing::spread() const {
+  const double mean = fitness();
+  if (folds.size() > 1) {
+    double var = 0;
+    for (double a : folds) var += (a - mean) * (a - mean);
+    return std::sqrt(var / static_cast<double>(folds.size() - 1));
+  }
+  return std::sqrt(std::max(mean * (1 - mean), 1e-4) / std::max<double>(1.0, static_cast<double>(val_images)));
+}
+
+PairedGap paired_gap(const Standing& a, const Standing& b) {
+  const size_t n = std::min(a.folds.size(), b.folds.size());
+  PairedGap gap;
+  if (n == 0) return gap;
+  std::vector<double> d(n);
+  for (size_t f = 0; f < n; ++f) d[f] = a.folds[f] - b.folds[f];
+  gap.mean = std::accumulate(d.begin(), d.end(), 0.0) / static_cast<double>(n);
+  if (n > 1) {
+    double var = 0;
+    for (double x : d) var += (x - gap.mean) * (x - gap.mean);
+    gap.se = std::sqrt(var / static_cast<double>(n - 1) / static_cast<double>(n));
+  }
+  return gap;
+}
+
+std::vector<size_t> ranked(const std::vector<Standing>& all, std::vector<size_t> in) {
+  std::stable_sort(in.begin(), in.end(), [&](size_t a, size_t b) {
+    const double fa = all[a].fitness(), fb = all[b].fitness();
+    if (fa != fb) return fa > fb;
+    if (all[a].trainable != all[b].trainable) return all[a].trainable < all[b].trainable;
+    return a < b;
+  });
+  return in;
+}
+
+std::vector<size_t> cut(const std::vector<Standing>& all, const std::vector<size_t>& in, int64_t hedge) {
+  auto order = ranked(all, in);
+  const size_t half = (order.size() + 1) / 2;
+  const bool hedged = hedge >= 0 && std::find(in.begin(), in.end(), static_cast<size_t>(hedge)) != in.end();
+  const auto h = static_cast<size_t>(hedge);
+  std::vector<size_t> out(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(half));
+  if (hedged && std::find(out.begin(), out.end(), h) == out.end()) {
+    if (out.size() == 1) {
+      out.push_back(h);  // the leader and the hedge
+    } else {
+      out.back() = h;
+    }
+  }
+  return out;
+}
+
+NextCost next_cost(const std::vector<Standing>& all, const std::vector<size_t>& in, int64_t done, int64_t next,
+                   int64_t epochs, int64_t folds) {
+  NextCost cost;
+  double rate_max = 0;
+  for (size_t i : in) {
+    cost.rung += all[i].rate * static_cast<double>((next - done) * folds) / static_cast<double>(epochs);
+    rate_max = std::max(rate_max, all[i].rate);
+  }
+  cost.final = rate_max * (folds > 1 ? static_cast<double>(folds) / static_cast<double>(folds - 1)
+                                     : static_cast<double>(epochs - next) / static_cast<double>(epochs));
+  return cost;
+}
+
+bool fits(double spent, const NextCost& cost, double budget) { return spent + cost.rung + cost.final <= budget; }
+
+size_t decide(const std::vector<Standing>& all, const std::vector<size_t>& in) {
+  const auto order = ranked(all, in);
+  const size_t leader = order.front();
+  size_t winner = leader;
+  for (size_t i : order) {
+    if (i == leader || all[i].trainable >= all[winner].trainable) continue;
+    const bool folded = all[leader].folds.size() > 1 && all[i].folds.size() > 1;
+    const auto gap = paired_gap(all[leader], all[i]);
+    const double allowed = folded ? gap.se : all[leader].spread();
+    if (gap.mean <= allowed) winner = i;
+  }
+  return winner;
 }
 
 }  // namespace aft::run

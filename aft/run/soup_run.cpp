@@ -19,6 +19,7 @@
 #include "aft/methods/baselines.h"
 #include "aft/methods/soup.h"
 #include "aft/models/safetensors.h"
+#include "aft/run/job.h"
 #include "aft/train/evaluate.h"
 #include "aft/train/run_dir.h"
 
@@ -31,16 +32,12 @@ namespace {
 class SoupModel {
  public:
   SoupModel(const nlohmann::json& config, const SoupSpec& spec) : device_(parse_device(spec.runtime.device)) {
+    check(config.at("model").is_object(), "soup: the ingredients were made by --method ", config.value("method", "?"),
+          ", which builds several models of its own; a soup averages runs of one architecture");
     model_ = models::build_model(models::ModelConfig::from_json(config.at("model")));
     method_ = full_method().create(NoOptions());
     method_->attach(model_);
-    data::DataOptions o;
-    o.root = spec.data;
-    o.val_fraction = config.at("train").at("val-fraction").get<double>();
-    o.seed = config.at("train").at("seed").get<uint64_t>();
-    o.shots = config.at("train").value("shots", int64_t{0});
-    o.skip_bad = config.at("train").value("skip-bad", false);
-    splits_ = data::open_splits(o);
+    splits_ = reopen_splits(config, spec.data);
     check(splits_.classes == config.at("classes").get<std::vector<std::string>>(), "soup: the classes of --data ",
           spec.data, " differ from the ingredients' (", splits_.classes.size(), " vs ", config.at("classes").size(), ")");
     check(!splits_.val_indices.empty() || spec.mode != "greedy",

@@ -314,7 +314,7 @@ nlohmann::json Trainer::progress_json() const {
           {"history", result_.history}, {"seconds", result_.seconds},
           {"loss_scale", scaler_.value()}, {"loss_scale_good_steps", scaler_.good_steps()},
           {"stopped_early", result_.stopped_early}, {"bn_reestimates", result_.bn_reestimates},
-          {"bn_reestimate_seconds", result_.bn_reestimate_seconds}};
+          {"bn_reestimate_seconds", result_.bn_reestimate_seconds}, {"work", result_.work}};
 }
 
 TrainResult Trainer::fit() {
@@ -337,6 +337,7 @@ TrainResult Trainer::fit() {
       result_.stopped_early = state.progress.value("stopped_early", false);
       result_.bn_reestimates = state.progress.value("bn_reestimates", int64_t{0});
       result_.bn_reestimate_seconds = state.progress.value("bn_reestimate_seconds", 0.0);
+      result_.work = state.progress.value("work", 0.0);
       result_.epochs_run = first_epoch;  // a run resumed after its last (or stopping) epoch trains no more
       scaler_.restore(state.progress.value("loss_scale", scaler_.value()),
                       state.progress.value("loss_scale_good_steps", int64_t{0}));

@@ -65,6 +65,9 @@ struct TrainResult {
   bool stopped_early = false;
   double seconds = 0;
   double images_per_second = 0;
+  // Training work of this run (work.h's unit: images x step cost), its checkpointed epochs
+  // included, so that a resumed run reports what the whole run did.
+  double work = 0;
   // Batch-norm re-estimation (bn_reestimate.h): passes run and their seconds (in `seconds`).
   int64_t bn_reestimates = 0;
   double bn_reestimate_seconds = 0;

@@ -60,6 +60,7 @@ StepStats Trainer::step(const torch::Tensor& images, const torch::Tensor& labels
     }
   }
   add_training_work(static_cast<double>(images.size(0)) * step_cost_);
+  result_.work += static_cast<double>(images.size(0)) * step_cost_;
   if (phase) phase("forward");
   // Gradients of a group sum to the gradient of its mean loss: the larger batch's.
   scaler_.scale(plan.group > 1 ? out.loss / static_cast<double>(plan.group) : out.loss).backward();

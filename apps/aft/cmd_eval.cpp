@@ -38,13 +38,11 @@ void run_eval(const EvalArgs& a) {
   }
   check(!root.empty(), "aft eval: --data is required with --weights");
   check_choice("--split", a.split, {"test", "val"});
+  // A run's own splits (its validation fraction, seed, shots, --skip-bad), so that --split val is
+  // the split it validated on; plain weights: the data's default splits.
   data::DataOptions data_options;
   data_options.root = root;
-  if (!run_config.is_null()) {
-    data_options.val_fraction = run_config.at("train").at("val-fraction").get<double>();
-    data_options.seed = run_config.at("train").at("seed").get<uint64_t>();
-  }
-  const auto splits = data::open_splits(data_options);
+  const auto splits = run_config.is_null() ? data::open_splits(data_options) : run::reopen_splits(run_config, root);
   auto loaded = a.run.empty() ? run::load_weights_for_eval(a.model, a.weights, splits, a.transform, a.runtime.device)
                               : run::load_run(a.run, a.runtime.device);
   check(loaded.classes == splits.classes, "the data's classes differ from the ones the model was trained on (",

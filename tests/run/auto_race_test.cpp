@@ -13,6 +13,7 @@
 #include "aft/models/weights.h"
 #include "aft/report/html_report.h"
 #include "aft/run/auto_race.h"
+#include "aft/run/race_policy.h"
 #include "aft/run/job.h"
 #include "aft/train/work.h"
 #include "tests/data/data_test_util.h"
@@ -133,6 +134,28 @@ TEST_F(AutoRaceRuns, BudgetSpentMatchesADirectCount) {
   EXPECT_GT(linear_work, 4 * 27.0 / 3.0);
 }
 
+// Issue 26: with --shots the race's folds and its retraining see the shots alone, the images the
+// budget counts, not the validation split carved (before the shots) from every image.
+TEST_F(AutoRaceRuns, ShotsAndFoldsSeeTheSameImages) {
+  auto spec = job("finetune", "shots");
+  spec.model.weights = dir_ + "/source";
+  spec.method = "auto";
+  spec.train.shots = 4;  // 4 of each class's 9 training images; validation holds 3 per class
+  auto options = std::make_unique<aft::methods::AutoOptions>();
+  options->candidates = {"full", "linear@3"};
+  options->first_rung = 1;
+  options->budget = 20;
+  spec.method_options = std::move(options);
+  const auto s = aft::run::run_job(spec);
+  const auto& report = s.at("method_report");
+  EXPECT_EQ(report.at("folds").get<int64_t>(), 3);
+  EXPECT_EQ(report.at("pool_images").get<int64_t>(), 3 * 4);
+  const auto race_json = aft::fs::read_json(dir_ + "/shots/race.json");
+  int64_t validated = 0;
+  for (int f = 0; f < 3; ++f) validated += race_json.at("steps").at("full/fold" + std::to_string(f)).at("val_images").get<int64_t>();
+  EXPECT_EQ(validated, 3 * 4);  // every shot validated once, nothing else
+}
+
 TEST_F(AutoRaceRuns, ASearchRunsOnceAcrossFoldsAndSitsOutWhenOverItsShare) {
   // Budget 3 over 4 candidates: a share of 0.75 each. contribution-fast's PSO (22 epochs of a
   // 4-epoch run: 5.5 full fine-tunes) sits out; partial-angle's (2 epochs: 0.5) then fits a share of 1.
@@ -183,10 +206,13 @@ TEST_F(AutoRaceRuns, PicksTheLinearProbeOnTheSourcesOwnClasses) {
   EXPECT_EQ(s.at("chosen").get<std::string>(), "linear@3") << s.at("method_report").at("table").get<std::string>();
   EXPECT_EQ(s.at("chosen_method").get<std::string>(), "linear");
   EXPECT_LT(s.at("trainable_params").get<int64_t>(), s.at("total_params").get<int64_t>() / 10);
-  // The run is a normal run: its config names the winner, and it reopens for evaluation.
+  // The run is a normal run: its config names the winner's method as its own (and what chose
+  // it), and it reopens for evaluation.
   const auto cfg = aft::fs::read_json(dir_ + "/own-classes/config.json");
-  EXPECT_EQ(cfg.at("method").get<std::string>(), "auto");
-  EXPECT_EQ(cfg.at("winner").at("method").get<std::string>(), "linear");
+  EXPECT_EQ(cfg.at("method").get<std::string>(), "linear");
+  EXPECT_EQ(cfg.at("chosen_by").at("method").get<std::string>(), "auto");
+  EXPECT_EQ(cfg.at("chosen_by").at("label").get<std::string>(), "linear@3");
+  EXPECT_TRUE(cfg.at("chosen_by").at("method_options").contains("budget"));
   EXPECT_NO_THROW(aft::run::load_run(dir_ + "/own-classes", "cpu"));
   // The HTML report draws the race: a chart, each candidate's fitness per rung, the winner.
   const auto html = aft::report::render_report({aft::report::read_run(dir_ + "/own-classes")}, "/* Chart.js */");

@@ -79,6 +79,21 @@ TEST(AutoCli, KilledRaceResumesWithoutRepeatingAFinishedStep) {
   EXPECT_GE(summary.at("test_accuracy").get<double>(), 0.0);
   r = run("eval --run " + dir + "/race --json");
   EXPECT_EQ(r.code, 0) << r.output;
+  // Issue 26: the resumed race spent what an uninterrupted one spends (a step recovered from its
+  // checkpoint keeps its work), and neither spent more than its budget (the default, 3).
+  std::string again = args;
+  again.replace(again.find(dir + "/race"), dir.size() + 5, dir + "/race-whole");
+  r = run(again);
+  ASSERT_EQ(r.code, 0) << r.output;
+  const auto whole = aft::fs::read_json(dir + "/race-whole/summary.json");
+  EXPECT_NEAR(summary.at("budget_spent").get<double>(), whole.at("budget_spent").get<double>(), 1e-9);
+  EXPECT_LE(whole.at("budget_spent").get<double>(), 3.0);
+  EXPECT_EQ(summary.at("chosen").get<std::string>(), whole.at("chosen").get<std::string>());
+  // A --budget that cannot pay for the cheapest race is refused in one line naming its cost.
+  std::string poor = args;
+  poor.replace(poor.find(dir + "/race"), dir.size() + 5, dir + "/race-poor");
+  aft_test::expect_one_line_error(run(poor + " --budget 0.05"), "--budget 0.05: the cheapest race of 3 candidates");
+  EXPECT_FALSE(aft::fs::exists(dir + "/race-poor"));
 }
 
 }  // namespace

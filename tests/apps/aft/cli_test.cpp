@@ -109,6 +109,29 @@ TEST_F(Cli, ResumeComparesAMethodFlagWithTheRunsOwn) {
   expect_one_line_error(run("finetune --resume " + out + " --method full"), "differs from the run's method lora");
 }
 
+// Issue 26: `aft eval --split val` reopens the run's own splits, --skip-bad included: the same
+// validation images, so the accuracy is the one the run measured at its last epoch.
+TEST_F(Cli, EvalOnTheValidationSplitAfterSkipBad) {
+  const std::string data = dir_ + "/fmbad", out = dir_ + "/skipbad";
+  std::filesystem::copy(dir_ + "/fm", data, std::filesystem::copy_options::recursive);
+  std::string victim;
+  for (const auto& e : std::filesystem::directory_iterator(data + "/train/t-shirt")) {
+    if (victim.empty() || e.path().string() < victim) victim = e.path().string();
+  }
+  aft::fs::write_file_atomic(victim, aft::fs::read_file(victim).substr(0, 40));  // a truncated PNG
+  auto r = run("finetune --method linear --skip-bad --val-fraction 0.25 --weights " + dir_ + "/src --data " + data +
+               " --out " + out + " --epochs 1 --batch-size 16 --threads 1 --quiet");
+  ASSERT_EQ(r.code, 0) << r.output;
+  r = run("eval --run " + out + " --split val --json");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("skipping unreadable"), std::string::npos) << "the skip is reported: " << r.output;
+  const auto j = nlohmann::json::parse(r.output.substr(r.output.find('{')));
+  const auto config = aft::fs::read_json(out + "/config.json");
+  const auto summary = aft::fs::read_json(out + "/summary.json");
+  EXPECT_EQ(j.at("samples").get<int64_t>(), config.at("data_splits").at("val").get<int64_t>());
+  EXPECT_NEAR(j.at("accuracy").get<double>(), summary.at("final_val_accuracy").get<double>(), 1e-9);
+}
+
 TEST_F(Cli, UnknownChoicesListTheValidOnes) {
   expect_one_line_error(run("finetune --method nope --weights " + dir_ + "/src --data " + dir_ + "/fm --out " + dir_ + "/x"),
                         "full|linear");
