@@ -194,8 +194,7 @@ nlohmann::json run_auto(JobSpec& spec) {
     race.add_seconds(start);
     for (size_t i : entrants) {
       auto& e = all[i];
-      e.standing.folds.clear();
-      for (int64_t f = 0; f < folds; ++f) e.standing.folds.push_back(race.advance(e, f, epochs));
+      race.read_standing(e);
       fitness[e.candidate.label] = e.standing.fitness();
       log::info("auto rung " + std::to_string(r + 1) + " (" + std::to_string(epochs) + " epochs): " + e.candidate.label +
                 " val " + fixed_string(e.standing.fitness(), 4) + " (spent " + fixed_string(race.spent(), 2) + ")");
@@ -265,7 +264,7 @@ nlohmann::json run_auto(JobSpec& spec) {
                            {"left_out", left_out},
                            {"stopped", stop_reason},
                            {"rungs", rungs},
-                           {"sessions", race.state()["session"]},
+                           {"sessions", race.sessions()},
                            {"probe_features_computed", race.features_computed()}};
   nlohmann::json cands = nlohmann::json::array();
   for (const auto& e : all) {

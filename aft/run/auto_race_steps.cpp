@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "aft/core/error.h"
 #include "aft/core/fs.h"
 #include "aft/methods/feature_cache.h"
 #include "aft/train/checkpoint.h"
@@ -71,7 +72,7 @@ void Race::share() {
 
 void Race::search(Entrant& e) {
   if (e.candidate.search_epochs <= 0 || state_["searches"].contains(e.candidate.label)) return;
-  const auto dir = dir_ + "/race/" + e.candidate.label + "/fold0";
+  const auto dir = step_dir(e.candidate.label, "fold0");
   fs::create_directories(dir);
   const auto start = std::chrono::steady_clock::now();
   const double work_before = train::training_work();
@@ -86,11 +87,11 @@ void Race::search(Entrant& e) {
   save();
 }
 
-double Race::advance(Entrant& e, int64_t f, int64_t epochs) {
-  const auto key = e.candidate.label + "/fold" + std::to_string(f);
+void Race::advance(Entrant& e, int64_t f, int64_t epochs) {
+  const auto key = step_key(e.candidate.label, f);
   auto& steps = state_["steps"];
-  if (steps.contains(key) && steps[key].value("epochs", 0) >= epochs) return read_step(e, steps[key]);
-  const auto dir = dir_ + "/race/" + e.candidate.label + "/fold" + std::to_string(f);
+  if (steps.contains(key) && steps[key].value("epochs", 0) >= epochs) return;
+  const auto dir = step_dir(e.candidate.label, "fold" + std::to_string(f));
   fs::create_directories(dir);
   const auto progress = train_candidate(e, f, dir, fold_data(f), epochs, false, nullptr);
   // The step's work is its run's own total, every rung so far: its checkpoint keeps it, so a step
@@ -114,26 +115,25 @@ double Race::advance(Entrant& e, int64_t f, int64_t epochs) {
   written_steps_.push_back(key);
   recount();
   save();
-  return read_step(e, step);
 }
 
 nlohmann::json Race::finish(Entrant& e, methods::MethodPtr& method) {
   std::string dir;
   train::TrainData data = in_.task;
   if (folds_ > 1) {
-    dir = dir_ + "/race/" + e.candidate.label + "/all";
+    dir = step_dir(e.candidate.label, "all");
     data.splits.train_indices = pool_;
     data.splits.val_indices.clear();
     // What the winner's prepare() chose on fold 0 (angles, ratios) carries over: the
     // retraining has no validation split to choose by again.
-    const auto chosen = dir_ + "/race/" + e.candidate.label + "/fold0/prepared.json";
+    const auto chosen = step_dir(e.candidate.label, "fold0") + "/prepared.json";
     fs::create_directories(dir);
     if (main() && !fs::exists(dir + "/prepared.json") && fs::exists(chosen)) {
       fs::write_json_atomic(dir + "/prepared.json", fs::read_json(chosen));
     }
     if (group_) group_->exchange("");  // every rank reads what rank 0 wrote
   } else {
-    dir = dir_ + "/race/" + e.candidate.label + "/fold0";
+    dir = step_dir(e.candidate.label, "fold0");
     data = fold_data(0);
     data.splits.test_indices = in_.task.splits.test_indices;
   }
@@ -144,7 +144,7 @@ nlohmann::json Race::finish(Entrant& e, methods::MethodPtr& method) {
   // checkpointed count on every rank: the shards are equal to within one batch).
   // One split: the final continued the fold-0 step's run, whose work race.json counts already;
   // every rank resumed that checkpoint, so each takes it off its own count.
-  const auto key = e.candidate.label + "/fold0";
+  const auto key = step_key(e.candidate.label, 0);
   const double continued = folds_ == 1 && state_["steps"].contains(key) ? state_["steps"][key].value("work", 0.0) : 0.0;
   std::vector<double> work{result.work / unit_ - continued};
   if (group_) work = group_->sum(work);
@@ -165,11 +165,18 @@ void Race::recount() {
   state_["spent"] = spent;
 }
 
-double Race::read_step(Entrant& e, const nlohmann::json& step) const {
-  e.standing.trainable = step.value("trainable_params", int64_t{0});
-  e.standing.rate = std::max(e.standing.rate, step.value("rate", 0.0));
-  e.standing.val_images = step.value("val_images", int64_t{0});
-  return step.value("best_val_accuracy", -1.0);
+void Race::read_standing(Entrant& e) const {
+  const auto& steps = state_.at("steps");
+  e.standing.folds.clear();
+  for (int64_t f = 0; f < folds_; ++f) {
+    const auto key = step_key(e.candidate.label, f);
+    check(steps.contains(key), "race.json: no record of ", key, " after its rung");
+    const auto& step = steps.at(key);
+    e.standing.trainable = step.value("trainable_params", int64_t{0});
+    e.standing.rate = std::max(e.standing.rate, step.value("rate", 0.0));
+    e.standing.val_images = step.value("val_images", int64_t{0});
+    e.standing.folds.push_back(step.value("best_val_accuracy", -1.0));
+  }
 }
 
 train::TrainData Race::fold_data(int64_t f) const {
@@ -202,7 +209,7 @@ methods::MethodPtr Race::prepared_method(const methods::AutoCandidate& c, const 
   context.search_dir = dir + "/search";
   context.features = features_;
   const auto prepared = dir + "/prepared.json";
-  const auto fold0 = dir_ + "/race/" + c.label + "/fold0/prepared.json";
+  const auto fold0 = step_dir(c.label, "fold0") + "/prepared.json";
   if (c.search_epochs > 0 && prepared != fold0 && !fs::exists(prepared) && fs::exists(fold0)) {
     if (!write) {
       method->restore_prepared(fs::read_json(fold0).at("state"), context);

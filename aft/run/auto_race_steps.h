@@ -39,7 +39,8 @@ class Race {
  public:
   Race(const JobSpec& spec, const JobInputs& in, std::string dir, int64_t folds, bool resuming);
 
-  nlohmann::json& state() { return state_; }
+  // How many sessions (the first run and each resume) this race has had.
+  int64_t sessions() const { return state_.value("session", int64_t{0}); }
   void save() const;
   double spent() const { return state_.value("spent", 0.0); }
   double unit() const { return unit_; }
@@ -67,18 +68,28 @@ class Race {
   // search's work counts once in the spend, and not in the rate that prices the next rungs.
   void search(Entrant& e);
 
-  // Trains entrant `e` on fold `f` up to `epochs` (continuing its checkpoint) and returns its best
-  // validation accuracy so far; a step race.json already holds is not run again.
-  double advance(Entrant& e, int64_t f, int64_t epochs);
+  // Trains entrant `e` on fold `f` up to `epochs` (continuing its checkpoint) and records the
+  // step in race.json; a step race.json already holds is not run again.
+  void advance(Entrant& e, int64_t f, int64_t epochs);
+  // Entrant `e`'s standing after the rung (every rank holds every step after share()): its best
+  // validation accuracy on each fold, its trainable parameters and its measured rate.
+  void read_standing(Entrant& e) const;
 
   // The winner's final training: on to --epochs in its fold-0 directory (one split), or again on
   // every training image (folds); the test split is read here, once. Returns the summary parts.
   nlohmann::json finish(Entrant& e, methods::MethodPtr& method);
 
  private:
+  // Where a candidate's runs live, RUN/race/LABEL/{fold0, fold1, ..., all}, and a step's key in
+  // race.json, LABEL/foldF: spelled here only.
+  std::string step_dir(const std::string& label, const std::string& part) const {
+    return dir_ + "/race/" + label + "/" + part;
+  }
+  static std::string step_key(const std::string& label, int64_t fold) { return label + "/fold" + std::to_string(fold); }
+
   // The spend, from the records: every step's training, every search once, the final training.
   void recount();
-  double read_step(Entrant& e, const nlohmann::json& step) const;
+
   train::TrainData fold_data(int64_t f) const;
   train::TrainOptions candidate_options(const methods::AutoCandidate& c, bool final_all) const;
 

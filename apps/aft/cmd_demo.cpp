@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "aft/core/error.h"
 #include "aft/core/fs.h"
@@ -88,9 +89,17 @@ void print_table(const std::string& header, const std::vector<Row>& rows) {
             << std::left << std::setw(14) << "method" << std::right << std::setw(10) << "test acc" << std::setw(10)
             << "val acc" << std::setw(14) << "trainable" << std::setw(10) << "seconds" << "\n";
   for (const auto& r : rows) {
+    // A run with no validation split (auto's retraining on every image) has no validation figure.
+    const double val = r.summary.at("best_val_accuracy").get<double>();
+    std::ostringstream val_text;
+    if (val >= 0) {
+      val_text << std::fixed << std::setprecision(4) << val;
+    } else {
+      val_text << "-";
+    }
     std::cout << std::left << std::setw(14) << r.name << std::right << std::fixed << std::setprecision(4)
-              << std::setw(10) << r.summary.at("test_accuracy").get<double>() << std::setw(10)
-              << r.summary.at("best_val_accuracy").get<double>() << std::setw(14)
+              << std::setw(10) << r.summary.at("test_accuracy").get<double>() << std::setw(10) << val_text.str()
+              << std::setw(14)
               << r.summary.at("trainable_params").get<int64_t>() << std::setprecision(1) << std::setw(10)
               << r.summary.at("seconds").get<double>() << "\n";
   }
