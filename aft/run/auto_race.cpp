@@ -107,7 +107,7 @@ nlohmann::json run_auto(JobSpec& spec) {
       searches += c.search_epochs / static_cast<double>(spec.train.epochs);
     }
     return fit_plan(static_cast<int64_t>(cs.size()), spec.train.epochs, folds, budget, options.first_rung, rate,
-                    searches, hedge_of(cs) >= 0);
+                    searches);
   };
   while (candidates.size() > 2) {
     auto costliest = std::max_element(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {

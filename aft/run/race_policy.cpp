@@ -13,7 +13,7 @@
 namespace aft::run {
 
 RacePlan plan_race(int64_t candidates, int64_t epochs, int64_t folds, int64_t first_rung, double rate,
-                   double searches, bool hedge) {
+                   double searches) {
   RacePlan plan;
   plan.cost = searches;
   int64_t n = candidates;
@@ -23,9 +23,7 @@ RacePlan plan_race(int64_t candidates, int64_t epochs, int64_t folds, int64_t fi
     plan.rung_epochs.push_back(e);
     plan.entrants.push_back(n);
     plan.cost += rate * static_cast<double>(n * (e - before) * folds) / static_cast<double>(epochs);
-    const int64_t before_cut = n;
     n = (n + 1) / 2;
-    if (hedge && before_cut > 1 && n < 2) n = 2;  // at worst the hedge is not the leader
     if (n == 1 || e == epochs) break;  // one left: the final training takes it on
     before = e;
     e = std::min(2 * e, epochs);
@@ -37,13 +35,13 @@ RacePlan plan_race(int64_t candidates, int64_t epochs, int64_t folds, int64_t fi
 }
 
 RacePlan fit_plan(int64_t candidates, int64_t epochs, int64_t folds, double budget, int64_t first_rung, double rate,
-                  double searches, bool hedge) {
-  if (first_rung > 0) return plan_race(candidates, epochs, folds, first_rung, rate, searches, hedge);
+                  double searches) {
+  if (first_rung > 0) return plan_race(candidates, epochs, folds, first_rung, rate, searches);
   for (int64_t e = epochs; e >= 1; --e) {
-    auto plan = plan_race(candidates, epochs, folds, e, rate, searches, hedge);
+    auto plan = plan_race(candidates, epochs, folds, e, rate, searches);
     if (plan.cost <= budget) return plan;
   }
-  return plan_race(candidates, epochs, folds, 1, rate, searches, hedge);
+  return plan_race(candidates, epochs, folds, 1, rate, searches);
 }
 
 std::vector<std::pair<std::vector<size_t>, std::vector<size_t>>> k_folds(const data::Dataset& dataset,

@@ -15,9 +15,9 @@ class Dataset;
 namespace aft::run {
 
 // The rungs' cumulative epochs: first_rung, doubling, up to `epochs`, with candidates halved
-// (rounded up) after each rung until one is left. With a hedge (a candidate that always goes
-// on), a cut keeps at least two while the rungs have not reached `epochs`: the leader and the
-// hedge. Its cost in full fine-tunes counts every entrant at `rate` full fine-tunes per --epochs
+// (rounded up) after each rung until one is left. A hedge (cut() below) changes no count: it
+// takes the place of the last of the half, so the last rung's two are the leader and the hedge
+// at worst, and decide() picks between them. Its cost in full fine-tunes counts every entrant at `rate` full fine-tunes per --epochs
 // epochs, k folds each, plus the winner's final training (on to --epochs; with folds, again on
 // every training image).
 struct RacePlan {
@@ -27,11 +27,11 @@ struct RacePlan {
 };
 // `searches`: the candidates' one-off prepare() searches, in full fine-tunes, added once.
 RacePlan plan_race(int64_t candidates, int64_t epochs, int64_t folds, int64_t first_rung, double rate = 1.0,
-                   double searches = 0, bool hedge = false);
+                   double searches = 0);
 // The longest first rung whose plan fits the budget (or `first_rung` when > 0); when none fits,
 // the 1-epoch plan, whose cost is then above the budget (the caller refuses or raises it).
 RacePlan fit_plan(int64_t candidates, int64_t epochs, int64_t folds, double budget, int64_t first_rung,
-                  double rate = 1.0, double searches = 0, bool hedge = false);
+                  double rate = 1.0, double searches = 0);
 
 // Stratified k folds of `pool` (seeded): fold f's {train, validation}; every image is validated
 // exactly once over the k folds.

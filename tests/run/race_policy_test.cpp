@@ -88,18 +88,22 @@ TEST(RacePolicy, TheNextRungMustFitTheBudgetWithNoSlack) {
   EXPECT_NEAR(aft::run::next_cost(all, {1}, 1, 2, 4, 1).final, 0.4 * 2 / 4, 1e-12);
 }
 
-TEST(RacePolicy, APlanWithAHedgeKeepsTwoToTheLastRung) {
-  // 4 candidates, 8 epochs, first rung 1: without a hedge 4, 2, 1 (the race ends at 2 epochs);
-  // with one, the leader and the hedge go on to --epochs: 4, 2, 2, 2 at 1, 2, 4, 8 epochs.
-  const auto plain = aft::run::plan_race(4, 8, 1, 1);
-  EXPECT_EQ(plain.rung_epochs, (std::vector<int64_t>{1, 2}));
-  const auto hedged = aft::run::plan_race(4, 8, 1, 1, 1.0, 0, true);
-  EXPECT_EQ(hedged.rung_epochs, (std::vector<int64_t>{1, 2, 4, 8}));
-  EXPECT_EQ(hedged.entrants, (std::vector<int64_t>{4, 2, 2, 2}));
-  // (4 x 1 + 2 x 1 + 2 x 2 + 2 x 4) / 8 epochs of racing; the last rung reached --epochs: no final.
-  EXPECT_DOUBLE_EQ(hedged.cost, 18.0 / 8);
+TEST(RacePolicy, TheHedgeChangesNoCountOfThePlan) {
+  // 7 candidates, rungs 1, 2, 4 of 40 epochs: 7, 4, 2. A hedge takes the last place of each half,
+  // so the counts (and the cost) stay; the last rung's two are the leader and the hedge at worst.
+  const auto plan = aft::run::plan_race(7, 40, 3, 1);
+  EXPECT_EQ(plan.rung_epochs, (std::vector<int64_t>{1, 2, 4}));
+  EXPECT_EQ(plan.entrants, (std::vector<int64_t>{7, 4, 2}));
+  std::vector<Standing> all;
+  for (int i = 0; i < 7; ++i) all.push_back(standing("c" + std::to_string(i), {0.1 * i}, 100));
+  std::vector<size_t> in = {0, 1, 2, 3, 4, 5, 6};
+  in = aft::run::cut(all, in, 0);  // c0, the hedge, is last
+  EXPECT_EQ(in, (std::vector<size_t>{6, 5, 4, 0}));
+  in = aft::run::cut(all, in, 0);
+  EXPECT_EQ(in, (std::vector<size_t>{6, 0}));
+  EXPECT_EQ(aft::run::decide(all, in), 6u);
   // fit_plan: nothing fits a tiny budget, and the 1-epoch plan it returns says so by its cost.
-  const auto none = aft::run::fit_plan(4, 8, 3, 0.5, 0, 1.0, 0, true);
+  const auto none = aft::run::fit_plan(4, 8, 3, 0.5, 0);
   EXPECT_EQ(none.rung_epochs.front(), 1);
   EXPECT_GT(none.cost, 0.5);
 }
