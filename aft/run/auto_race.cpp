@@ -202,7 +202,7 @@ nlohmann::json run_auto(JobSpec& spec) {
     rungs.push_back({{"epochs", epochs}, {"fitness", fitness}});
     previous = epochs;
     if (entrants.size() == 1) break;
-    if (r + 1 == plan.rung_epochs.size()) stop_reason = "the last rung reached --epochs";
+    if (r + 1 == plan.rung_epochs.size()) stop_reason = "the plan's last rung (" + std::to_string(epochs) + " epochs) is done";
   }
   // The winner: the leader, or a candidate training fewer parameters within the paired gap's error.
   const auto table = standings();
