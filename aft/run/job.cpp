@@ -47,27 +47,6 @@ const std::set<std::string>& runtime_keys() {
 
 }  // namespace
 
-ResolvedTransform resolve_transform(const train::TrainOptions& o, const data::Splits& splits, const std::string& arch) {
-  std::string preset = o.transform;
-  int64_t size = o.image_size;
-  if (preset == "auto") {
-    const auto first = splits.train->image(splits.train_indices.front());
-    const int64_t side = std::max(first.height, first.width);
-    // Small images get the small-image recipe; no flip by default because a mirror is not
-    // label-preserving for every task (characters, digits). Larger ones get the recipe the
-    // architecture's pretrained weights were made with, and small ones its normalisation.
-    const std::string norm = models::input_normalization(arch);
-    if (side <= 64) {
-      preset = norm == "imagenet" ? "small-noflip" : "small-noflip:" + norm;
-    } else {
-      preset = norm == "inception" ? "lite" : "imagenet224";
-    }
-    if (size == 0 && side <= 64) size = side < 32 ? 32 : side;
-  }
-  if (size == 0) size = data::make_preset(preset, false, 0)->output_size();
-  return {preset, size};
-}
-
 namespace {
 
 nlohmann::json check_resume(JobSpec& spec, const nlohmann::json& stored) {
@@ -142,22 +121,6 @@ void check_step_memory(const JobSpec& spec, int64_t image_size) {
 }
 
 }  // namespace
-
-data::DataOptions split_options(const std::string& root, const train::TrainOptions& train) {
-  data::DataOptions o;
-  o.root = root;
-  o.val_fraction = train.val_fraction;
-  o.shots = train.shots;
-  o.seed = static_cast<uint64_t>(train.seed);
-  o.skip_bad = train.skip_bad;
-  return o;
-}
-
-data::Splits reopen_splits(const nlohmann::json& config, const std::string& root) {
-  train::TrainOptions train;
-  options_from_json(train, config.at("train"), false, "the run's config.json");
-  return data::open_splits(split_options(root.empty() ? config.at("data").get<std::string>() : root, train));
-}
 
 JobInputs open_job_inputs(const JobSpec& spec, bool own_model, const std::string& own_model_arch) {
   // --width is declared with the model's flags; 0 means "from the weights".
@@ -365,102 +328,6 @@ nlohmann::json run_method(JobSpec& spec) {
   }
   if (run) run->write_summary(summary);
   return summary;
-}
-
-namespace {
-
-// A model used as it is: the full method around it, on the device, in eval mode.
-methods::MethodPtr plain_method_for_eval(const models::ModelPtr& model, const std::string& device) {
-  auto method = methods::find_method("full").create(methods::NoOptions());
-  method->attach(model);
-  model->to(parse_device(device));
-  method->set_training(false);
-  return method;
-}
-
-}  // namespace
-
-LoadedRun load_weights_for_eval(const std::string& arch, const std::string& weights_in, const data::Splits& splits,
-                                 const std::string& transform, const std::string& device) {
-  const std::string weights = models::resolve_weights_path(weights_in);
-  const auto meta = safetensors::read(weights).metadata;
-  JobSpec spec;
-  spec.model.model = arch;
-  const auto classes_found = meta.count("num_classes") ? parse_integer(meta.at("num_classes")) : std::nullopt;
-  const int64_t classes = classes_found.value_or(0);
-  check(classes > 0, weights, ": metadata names no num_classes; cannot size the head");
-  check(classes == static_cast<int64_t>(splits.classes.size()), weights, " has a ", classes, "-class head but the data has ",
-        splits.classes.size(), " classes");
-  train::TrainOptions train;
-  train.transform = transform;
-  const auto tf = resolve_transform(train, splits, models::resolve_arch(spec.model, weights));
-  LoadedRun out;
-  out.eval_transform = data::make_preset(tf.preset, false, tf.size);
-  auto model = models::build_model(models::resolve_model_config(spec.model, weights, classes, out.eval_transform->output_size()));
-  models::load_weights(*model, weights, {});
-  out.classes = splits.classes;
-  out.method = plain_method_for_eval(model, device);
-  return out;
-}
-
-LoadedRun load_weights_for_predict(const std::string& arch, const std::string& weights_in, const std::string& transform,
-                                   const std::string& device) {
-  const std::string weights = models::resolve_weights_path(weights_in);
-  const auto meta = safetensors::read(weights).metadata;
-  models::ModelOptions model_options;
-  model_options.model = arch;
-  const std::string resolved = models::resolve_arch(model_options, weights);
-  const auto classes = meta.count("num_classes") ? parse_integer(meta.at("num_classes")) : std::nullopt;
-  check(classes && *classes > 0, weights, ": metadata names no num_classes; cannot size the head");
-  LoadedRun out;
-  if (meta.count("classes")) {
-    try {
-      out.classes = nlohmann::json::parse(meta.at("classes")).get<std::vector<std::string>>();
-    } catch (const nlohmann::json::exception& e) {
-      fail(weights, ": metadata 'classes' is not a JSON list of names (", e.what(), ")");
-    }
-    check(static_cast<int64_t>(out.classes.size()) == *classes, weights, ": metadata names ", out.classes.size(),
-          " classes for a ", *classes, "-class head");
-  } else {
-    for (int64_t c = 0; c < *classes; ++c) out.classes.push_back(std::to_string(c));
-  }
-  std::string preset = transform;
-  int64_t size = 0;
-  if (preset == "auto") {
-    // No data to look at: the recipe the architecture's weights were made with, at their size.
-    preset = models::input_normalization(resolved) == "inception" ? "lite" : "imagenet224";
-    if (meta.count("image_size")) size = parse_integer(meta.at("image_size")).value_or(0);
-  }
-  out.eval_transform = data::make_preset(preset, false, size);
-  auto model = models::build_model(models::resolve_model_config(model_options, weights, *classes, out.eval_transform->output_size()));
-  models::load_weights(*model, weights, {});
-  out.method = plain_method_for_eval(model, device);
-  return out;
-}
-
-LoadedRun load_run(const std::string& run, const std::string& device) {
-  LoadedRun out;
-  out.config = train::read_finished_config(run);
-  const auto& cfg = out.config;
-  out.classes = cfg.at("classes").get<std::vector<std::string>>();
-  // A race's run names its winner's method and options as its own; runs from before that named
-  // them under "winner".
-  const auto& made_by = cfg.contains("winner") ? cfg.at("winner") : cfg;
-  auto info = methods::find_method(made_by.at("method").get<std::string>());
-  auto options = info.make_options();
-  options_from_json(*options, made_by.at("method_options"), true, run + "/config.json");
-  out.method = info.create(*options);
-  const auto& tf = cfg.at("transform");
-  out.eval_transform = data::make_preset(tf.at("preset").get<std::string>(), false, tf.at("size").get<int64_t>());
-  if (out.method->builds_own_model()) {
-    out.method->build_own_model({static_cast<int64_t>(out.classes.size()), out.eval_transform->output_size(), false, 0});
-  } else {
-    out.method->attach(models::build_model(models::ModelConfig::from_json(cfg.at("model"))));
-  }
-  train::load_module_state(*out.method->module(), run + "/model.safetensors");
-  out.method->module()->to(parse_device(device));
-  out.method->set_training(false);
-  return out;
 }
 
 nlohmann::json result_summary(const train::TrainResult& result) {

@@ -12,6 +12,8 @@
 #include "aft/data/transforms.h"
 #include "aft/methods/method.h"
 #include "aft/models/source.h"
+#include "aft/run/load_run.h"
+#include "aft/run/run_data.h"
 #include "aft/train/run_dir.h"
 #include "aft/train/train_options.h"
 #include "aft/train/trainer.h"
@@ -36,15 +38,6 @@ struct JobSpec {
   std::shared_ptr<dist::Group> dist;
 };
 
-
-// The data preset and output size a run uses ("auto" looks at the training images).
-struct ResolvedTransform {
-  std::string preset;
-  int64_t size;
-};
-// `arch` (may be empty) picks the normalisation its pretrained weights expect under --transform auto.
-ResolvedTransform resolve_transform(const train::TrainOptions& options, const data::Splits& splits,
-                                    const std::string& arch = "");
 
 // What every job opens before it trains: the task's splits and transforms, the model's
 // configuration, and a factory of fresh pretrained models (the same weights and, through the
@@ -94,32 +87,6 @@ void check_job(JobSpec& spec);
 nlohmann::json run_job(JobSpec& spec);
 // One method trained into the run directory.
 nlohmann::json run_method(JobSpec& spec);
-
-// The data options of a job's splits: its root, validation fraction, shots, seed and --skip-bad.
-data::DataOptions split_options(const std::string& root, const train::TrainOptions& train);
-// The splits a run trained on, reopened from its config.json: the same images in each split.
-// `root` (may be empty: the run's own data) replaces the data's location (eval/soup --data).
-data::Splits reopen_splits(const nlohmann::json& config, const std::string& root = "");
-
-// A finished run reopened for inference.
-struct LoadedRun {
-  nlohmann::json config;
-  methods::MethodPtr method;
-  std::vector<std::string> classes;
-  data::TransformPtr eval_transform;
-};
-LoadedRun load_run(const std::string& run, const std::string& device);
-
-// Plain pretrained weights opened for evaluation on `splits` (class counts must match).
-LoadedRun load_weights_for_eval(const std::string& arch, const std::string& weights, const data::Splits& splits,
-                                 const std::string& transform, const std::string& device);
-// Plain pretrained weights with their own head, for prediction: classes from the file's metadata
-// ("classes", else 0..N-1); transform auto: the recipe the architecture's weights were made with.
-LoadedRun load_weights_for_predict(const std::string& arch, const std::string& weights, const std::string& transform,
-                                   const std::string& device);
-
-
-
 
 // A finished training's figures as summary.json keys: test accuracy, loss, top-5, ECE and the
 // per-class metrics; best and final validation; epochs; training seconds and images/s. Every
