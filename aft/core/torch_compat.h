@@ -46,6 +46,11 @@
 #define AFT_TORCH_NCCL_ERROR_HANDLING_ENV "NCCL_ASYNC_ERROR_HANDLING"
 #endif
 
+// Fused attention: torch::scaled_dot_product_attention (flash / memory-efficient kernels on
+// CUDA, a fused CPU kernel) arrived in 2.0; 1.13 has only the unfused matmul-softmax-matmul,
+// which aft/models/vit.cpp then spells out. Both scale by 1/sqrt(head width).
+#define AFT_TORCH_HAS_FUSED_ATTENTION AFT_TORCH_AT_LEAST(2, 0)
+
 // Autograd nodes (torch::autograd::Node) are held by std::shared_ptr up to 2.6 and by
 // c10::intrusive_ptr in PyPI's 2.15 (the version in between is unchecked). No macro: code that
 // keeps one names LibTorch's own type with decltype (aft/dist/grad_sync.cpp).

@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "aft/core/error.h"
+#include "aft/core/torch_compat.h"
 #include "aft/models/units.h"
 
 namespace aft::models {
@@ -46,6 +47,23 @@ bool parse_vit_arch(const std::string& arch, VitShape& shape) {
   return shape.patch >= 1;
 }
 
+// ---- attention ----
+
+torch::Tensor attention_unfused(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+  const auto scaled = q / std::sqrt(static_cast<double>(q.size(-1)));
+  return torch::matmul(torch::softmax(torch::matmul(scaled, k.transpose(-2, -1)), -1), v);
+}
+
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v) {
+#if AFT_TORCH_HAS_FUSED_ATTENTION
+  return at::scaled_dot_product_attention(q, k, v);
+#else
+  return attention_unfused(q, k, v);
+#endif
+}
+
+bool fused_attention_available() { return AFT_TORCH_HAS_FUSED_ATTENTION; }
+
 // ---- SelfAttention ----
 
 SelfAttention::SelfAttention(int64_t dim, int64_t heads) : heads_(heads) {
@@ -64,9 +82,7 @@ torch::Tensor SelfAttention::forward(torch::Tensor x) {
   const int64_t n = x.size(0), len = x.size(1), dim = x.size(2), head_dim = dim / heads_;
   auto qkv = torch::linear(x, in_proj_weight_, in_proj_bias_).chunk(3, -1);
   const auto split = [&](const torch::Tensor& t) { return t.reshape({n, len, heads_, head_dim}).transpose(1, 2); };
-  auto q = split(qkv[0]) / std::sqrt(static_cast<double>(head_dim));
-  auto attn = torch::softmax(torch::matmul(q, split(qkv[1]).transpose(-2, -1)), -1);
-  auto out = torch::matmul(attn, split(qkv[2])).transpose(1, 2).reshape({n, len, dim});
+  auto out = attention(split(qkv[0]), split(qkv[1]), split(qkv[2])).transpose(1, 2).reshape({n, len, dim});
   return out_proj_->forward(out);
 }
 

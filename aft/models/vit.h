@@ -25,6 +25,13 @@ struct VitShape {
 // Parses vit_{ti,s,b}_P; returns false for names that are not ViTs.
 bool parse_vit_arch(const std::string& arch, VitShape& shape);
 
+// Attention over [N, heads, L, head_dim] queries, keys and values, scaled by 1/sqrt(head_dim).
+// attention() is LibTorch's fused kernel where it has one (AFT_TORCH_HAS_FUSED_ATTENTION) and
+// attention_unfused() otherwise; the unfused form stays as the reference tests compare with.
+torch::Tensor attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
+torch::Tensor attention_unfused(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v);
+bool fused_attention_available();
+
 // torch.nn.MultiheadAttention's parameter layout (packed in_proj, out_proj), self-attention only.
 class SelfAttention : public torch::nn::Module {
  public:

@@ -41,4 +41,20 @@ TEST(VitDropPath, EvalModeIsUnchangedAndTrainingIsStochastic) {
   EXPECT_EQ(aft::models::ModelConfig::from_json(c.to_json()).drop_path, 0.5);
 }
 
+// The fused kernel (LibTorch 2.0 on) must compute what the spelled-out attention computes,
+// forward and backward; torchvision_equivalence_test checks the whole ViT against torchvision.
+TEST(VitAttention, FusedKernelEqualsTheUnfusedFormWithGradients) {
+  if (!aft::models::fused_attention_available()) GTEST_SKIP() << "this LibTorch has no fused attention (before 2.0)";
+  torch::manual_seed(5);
+  const auto make = [] { return torch::randn({3, 4, 17, 8}, torch::kFloat64).requires_grad_(true); };
+  auto q = make(), k = make(), v = make();
+  const auto fused = aft::models::attention(q, k, v);
+  const auto plain = aft::models::attention_unfused(q, k, v);
+  EXPECT_TRUE(torch::allclose(fused, plain, 1e-10, 1e-10));
+  const auto w = torch::randn_like(fused);
+  const auto grads_fused = torch::autograd::grad({(fused * w).sum()}, {q, k, v});
+  const auto grads_plain = torch::autograd::grad({(plain * w).sum()}, {q, k, v});
+  for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(torch::allclose(grads_fused[i], grads_plain[i], 1e-9, 1e-9)) << i;
+}
+
 }  // namespace
