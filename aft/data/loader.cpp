@@ -51,6 +51,7 @@ struct Loader::State {
   mutable std::vector<torch::Tensor> buffers;
 
   torch::Tensor image_buffer(int64_t n, int64_t s) const {
+    if (options.pin_memory) return torch::empty({n, 3, s, s}, torch::TensorOptions(torch::kFloat32).pinned_memory(true));
     std::lock_guard<std::mutex> lock(buffers_mutex);
     for (const auto& t : buffers) {
       if (t.size(0) == n && t.use_count() == 1 && t.storage().use_count() == 1) return t;
@@ -85,7 +86,7 @@ struct Loader::State {
     const int64_t s = transform->output_size();
     Batch batch;
     batch.images = image_buffer(n, s);
-    batch.labels = torch::empty({n}, torch::kInt64);
+    batch.labels = torch::empty({n}, torch::TensorOptions(torch::kInt64).pinned_memory(options.pin_memory));
     float* images = batch.images.data_ptr<float>();
     int64_t* labels = batch.labels.data_ptr<int64_t>();
     const int64_t hint = transform->min_side_hint();

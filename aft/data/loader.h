@@ -35,6 +35,11 @@ struct LoaderOptions {
   // Training shards wrap around so every rank gets as many batches (collectives match);
   // evaluation shards do not (false), so each sample is counted exactly once over the ranks.
   bool pad = true;
+  // Batches in page-locked host memory, for a loader that feeds a CUDA device: the copy to the
+  // device can then run asynchronously (Tensor::to(device, non_blocking)). Needs CUDA at run
+  // time; such batches come from LibTorch's pinned allocator, which keeps a block until the
+  // copies that read it are done, so they are not recycled by the loader.
+  bool pin_memory = false;
 };
 
 class Loader {

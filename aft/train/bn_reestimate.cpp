@@ -75,7 +75,7 @@ BnReestimateStats reestimate_batch_norms(Learner& learner, data::Loader& loader,
   loader.start_epoch(0);
   data::Batch batch;
   while (stats.batches < options.max_batches && loader.next(batch)) {
-    auto images = batch.images.to(device);
+    auto images = batch.images.to(device, /*non_blocking=*/true);
     if (options.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
     AutocastScope autocast(options.amp, device);
     learner.statistics_forward(images);

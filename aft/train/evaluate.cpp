@@ -20,9 +20,9 @@ EvalResult evaluate(Learner& method, data::Loader& loader, const torch::Device& 
   loader.start_epoch(0);
   data::Batch batch;
   while (loader.next(batch)) {
-    auto images = batch.images.to(device);
+    auto images = batch.images.to(device, /*non_blocking=*/true);
     if (channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
-    const auto labels = batch.labels.to(device);
+    const auto labels = batch.labels.to(device, /*non_blocking=*/true);
     torch::Tensor logits;
     {
       AutocastScope autocast(amp, device);

@@ -149,6 +149,7 @@ void Trainer::setup() {
   lo.batch_size = options_.batch_size / world;
   lo.threads = static_cast<int>(options_.workers);
   lo.seed = static_cast<uint64_t>(options_.seed);
+  lo.pin_memory = device_.is_cuda();  // host-to-device copies then overlap the step
   data::LoaderOptions eval_lo = lo;
   eval_lo.batch_size = options_.batch_size;
   // Rank r takes global positions r, r+world, ...: rank batches k together are global batch k.
@@ -240,8 +241,8 @@ void Trainer::probe_gradients() {
   train_loader_->start_epoch(-1);
   data::Batch batch;
   check(train_loader_->next(batch), "gradient probe: no training batch");
-  auto images = batch.images.to(device_);
-  auto labels = batch.labels.to(device_);
+  auto images = batch.images.to(device_, /*non_blocking=*/true);
+  auto labels = batch.labels.to(device_, /*non_blocking=*/true);
   AutocastScope autocast(options_.amp, device_);
   method_.train_step(images, labels, task_loss()).loss.backward();
   if (grad_sync_) grad_sync_->average();
@@ -276,9 +277,9 @@ double Trainer::run_epoch(int64_t epoch, double& train_accuracy) {
   data::Batch batch;
   while (train_loader_->next(batch)) {
     apply_lr(epoch, step_index);
-    auto images = batch.images.to(device_);
+    auto images = batch.images.to(device_, /*non_blocking=*/true);
     if (options_.channels_last) images = images.contiguous(at::MemoryFormat::ChannelsLast);
-    auto labels = batch.labels.to(device_);
+    auto labels = batch.labels.to(device_, /*non_blocking=*/true);
     // --accumulate N: batches form groups of N (the epoch's last group may be shorter).
     const int64_t n_acc = options_.accumulate, batches = train_loader_->batches_per_epoch();
     const int64_t group_start = step_index / n_acc * n_acc;
