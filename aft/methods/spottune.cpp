@@ -128,7 +128,9 @@ StepOutput SpotTuneMethod::train_step(const torch::Tensor& images, const torch::
   auto loss = task_loss(logits, labels);
   if (options_.global_k >= 0) {
     loss = loss + global_k_loss(actions.to(torch::kFloat32));
-    epoch_tuned_ += actions.detach().to(torch::kCPU, torch::kFloat32).sum(0);
+    // Summed where the actions are: no copy to the host (and no wait for the device) per step.
+    if (epoch_tuned_.device() != actions.device()) epoch_tuned_ = epoch_tuned_.to(actions.device());
+    epoch_tuned_ += actions.detach().to(torch::kFloat32).sum(0);
     epoch_images_ += actions.size(0);
   }
   return {loss, logits};
@@ -174,7 +176,7 @@ void SpotTuneMethod::on_evaluate_start(const std::string& split) {
     // The blocks most of the epoch's training images tuned become the route for all. Once per
     // epoch: the test pass then sees the route saved with the weights it tests (--keep-best).
     torch::NoGradGuard no_grad;
-    global_route_.copy_((epoch_tuned_ / static_cast<double>(epoch_images_)).gt(0.5).to(global_route_.dtype()));
+    global_route_.copy_((epoch_tuned_ / static_cast<double>(epoch_images_)).gt(0.5).to(global_route_.device(), global_route_.scalar_type()));
     route_fresh_ = true;
   }
   // Routing statistics describe the test pass (or an `aft eval` pass, split ""), never val.
