@@ -12,7 +12,8 @@
 # Needs root (chroot, mounts) and Debian's package mirror the first time. Output goes to the
 # terminal and to $AFT_CACHE/debian13/test.log; the last line says the result and the minutes.
 # Environment: AFT_CACHE, AFT_JOBS (default 2), AFT_CTEST_ARGS (e.g. "-R Glyphs" for a part),
-# DEBIAN13_MIRROR (default http://deb.debian.org/debian).
+# DEBIAN13_MIRROR (default http://deb.debian.org/debian); AFT_ROOT_ONLY=1 stops once the root
+# exists (to make it, mostly downloading, while something else uses the cores).
 # Exit: 0 built and every test passed; 2 not root or no bootstrap tool; 3 the root could not be
 # made; 4 configure or build failed; 5 a test failed.
 set -euo pipefail
@@ -59,6 +60,8 @@ if [ ! -e "$root/.aft-root-ready" ]; then
   say "root made in $(minutes) min"
 fi
 
+[ "${AFT_ROOT_ONLY:-0}" = 1 ] && finish "root ready in $root (AFT_ROOT_ONLY=1: not built)" 0
+
 # 2. A fresh copy of the source; mtimes are kept, so ninja rebuilds only what changed.
 rm -rf --one-file-system "$cache/src"
 mkdir -p "$cache/src" "$cache/build" "$cache/ccache" "$root/aft" "$root/aft-build" "$root/ccache"
@@ -66,11 +69,22 @@ mkdir -p "$cache/src" "$cache/build" "$cache/ccache" "$root/aft" "$root/aft-buil
   xargs -0 -r sh -c 'for f; do [ -e "$f" ] && printf "%s\0" "$f"; done' sh |
   tar --null -T - -cf -) | tar -C "$cache/src" -xf -
 cp -L /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
+# The host's certificate bundle, so that pip inside the root (setup.sh fetches the pinned weights)
+# trusts what the host trusts, a proxy's own certificate authority included. Kept beside the
+# root's own bundle, which its ca-certificates package owns and may rewrite.
+ca=""
+for f in "${SSL_CERT_FILE:-}" /etc/ssl/certs/ca-certificates.crt; do
+  [ -n "$f" ] && [ -f "$f" ] && { ca="$f"; break; }
+done
+[ -n "$ca" ] && cp -L "$ca" "$root/etc/ssl/aft-host-ca.crt"
 
 # 3. Inside the root, in a mount namespace of its own.
 inner=$(cat <<EOF
 set -euo pipefail
 export HOME=/root LANG=C.UTF-8 CCACHE_DIR=/ccache CCACHE_BASEDIR=/aft DEBIAN_FRONTEND=noninteractive
+if [ -f /etc/ssl/aft-host-ca.crt ]; then
+  export SSL_CERT_FILE=/etc/ssl/aft-host-ca.crt PIP_CERT=/etc/ssl/aft-host-ca.crt REQUESTS_CA_BUNDLE=/etc/ssl/aft-host-ca.crt CURL_CA_BUNDLE=/etc/ssl/aft-host-ca.crt
+fi
 cd /aft
 echo "test_debian13: inside: \$(. /etc/os-release; echo \$PRETTY_NAME); libtorch-dev \$(dpkg-query -W -f='\${Version}' libtorch-dev); \$(g++ --version | head -1); cmake \$(cmake --version | head -1 | cut -d' ' -f3)"
 ./tools/setup.sh
