@@ -7,12 +7,13 @@
 # LibTorch, C++ and Python alike, measured at the start).
 # Usage: bench/step_bench.sh ; env: THREADS=<cores> RUNS=5 SECONDS_PER_RUN=3 WARMUP=1 MIN_STEPS=2
 #   CASES="r18_32 vit_ti4 ..." (default: all)  BUILD_DIR=build  OUT=<dir for the raw JSON lines>
+#   PYTHON=/usr/bin/python3 (the PyTorch compared with; BUILD_DIR and PYTHON of the same version)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
 bin="$build/aft_step_bench"
-py=/usr/bin/python3
+py="${PYTHON:-/usr/bin/python3}"  # PYTHON: another PyTorch, e.g. leg 3's venv (docs/build.md)
 threads="${THREADS:-$(nproc)}"
 # Both pools the same size on both sides: LibTorch's OpenMP pool (convolutions; --threads,
 # torch.set_num_threads) and OpenBLAS's own pthread pool (linear layers, the GEMM peak), which
