@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Copies the build dependencies a GPU machine may lack (it has no package registry) from this
-# Debian machine into third_party_local/ (git-ignored), for tools/gpu_check.sh to carry there.
+# Debian machine into third_party_local/ (git-ignored), for tools/gpu_build.sh to carry there.
 # CMake searches that folder only after the system's own (CMakeLists.txt), so a machine that
 # has a dependency installed keeps using its own.
 #
@@ -69,7 +69,7 @@ cp -r /usr/include/google/protobuf "$dest/include/google/"
 copy_lib libprotobuf.so.32 libprotobuf.so
 
 # What was copied, from which package, and the newest glibc / libstdc++ symbol versions the
-# copied libraries need: gpu_check.sh logs it, and a machine older than that cannot use them.
+# copied libraries need: gpu_build.sh logs it, and a machine older than that cannot use them.
 {
   echo "# third_party_local, made $(date -u +%Y-%m-%dT%H:%MZ) by tools/vendor_headers.sh on $(grep -m1 '^PRETTY_NAME=' /etc/os-release | cut -d= -f2 | tr -d '"')"
   for p in nlohmann-json3-dev libcli11-dev libboost-dev googletest libjpeg62-turbo-dev libpng-dev zlib1g-dev \

@@ -60,7 +60,7 @@ CASES = {
     "lite0_160": ("efficientnet_lite0_160", 160, 32, "full"),
     "lite0_224": ("efficientnet_lite0_224", 224, 32, "full"),
 }
-# Section 5 (tools/gpu_check.sh): 224-px torchvision models, too heavy for the CPU list.
+# Section 5 (tools/gpu_time.sh): 224-px torchvision models, too heavy for the CPU list.
 GPU_CASES = {
     "resnet50_224": ("resnet50", 224, 128, "full"),
     "vit_b16_224": ("vit_b_16", 224, 128, "full"),
@@ -363,11 +363,14 @@ def time_case(name, warmup, seconds, min_steps, device="cpu", amp="off", channel
            "params": sum(p.numel() for p in params),
            "trainable_params": sum(p.numel() for p in params if p.requires_grad),
            "phase_ms_mean": dict(zip(("forward", "backward", "step"), (v / len(times) for v in s.phase)))}
-    if device != "cpu":  # section 1's lines keep their keys
+    if device != "cpu" or amp != "off" or channels_last:  # section 1's lines keep their keys
         out.update({"device": str(s.images.device), "amp": amp, "channels_last": channels_last,
                     "torch_version": torch.__version__})
         if s.images.is_cuda:
-            out["device_name"] = torch.cuda.get_device_name(s.images.device)
+            # Section 5's peak memory (warm-up included), as PyTorch's caching allocator counts it.
+            out.update({"device_name": torch.cuda.get_device_name(s.images.device),
+                        "cuda_max_memory_allocated_mib": torch.cuda.max_memory_allocated(s.images.device) / 2**20,
+                        "cuda_max_memory_reserved_mib": torch.cuda.max_memory_reserved(s.images.device) / 2**20})
     return out
 
 
