@@ -1,4 +1,4 @@
-// The CUDA path, for a GPU machine (tools/gpu_check.sh builds this as aft_cuda_tests with
+// The CUDA path, for a GPU machine (tools/gpu_build.sh builds this as aft_cuda_tests with
 // -DAFT_BUILD_CUDA_TESTS=ON): the same numbers on CUDA as on the CPU, mixed precision (bf16,
 // fp16 with its loss scale across a resume), channels-last, every method for one epoch, and
 // NCCL. Every test skips where CUDA is absent, so the binary also runs, and says so, elsewhere.
