@@ -168,6 +168,8 @@ void Race::recount() {
 void Race::read_standing(Entrant& e) const {
   const auto& steps = state_.at("steps");
   e.standing.folds.clear();
+  // A search chose on fold 0 (search()); with other folds to judge it by, fold 0 is not scored.
+  e.standing.chosen_on = folds_ > 1 && e.candidate.search_epochs > 0 ? 0 : -1;
   for (int64_t f = 0; f < folds_; ++f) {
     const auto key = step_key(e.candidate.label, f);
     check(steps.contains(key), "race.json: no record of ", key, " after its rung");

@@ -69,32 +69,61 @@ std::vector<std::pair<std::vector<size_t>, std::vector<size_t>>> k_folds(const d
   return folds;
 }
 
+bool Standing::scored(size_t f) const {
+  return folds.size() <= 1 || chosen_on < 0 || f != static_cast<size_t>(chosen_on);
+}
+
+namespace {
+
+std::vector<double> scored_folds(const Standing& s) {
+  std::vector<double> out;
+  for (size_t f = 0; f < s.folds.size(); ++f) {
+    if (s.scored(f)) out.push_back(s.folds[f]);
+  }
+  return out;
+}
+
+double mean_of(const std::vector<double>& v) {
+  return std::accumulate(v.begin(), v.end(), 0.0) / static_cast<double>(v.size());
+}
+
+// Of the per-fold differences a - b on the folds both score.
+std::vector<double> shared_differences(const Standing& a, const Standing& b) {
+  std::vector<double> d;
+  const size_t n = std::min(a.folds.size(), b.folds.size());
+  for (size_t f = 0; f < n; ++f) {
+    if (a.scored(f) && b.scored(f)) d.push_back(a.folds[f] - b.folds[f]);
+  }
+  return d;
+}
+
+}  // namespace
+
 double Standing::fitness() const {
-  if (folds.empty()) return -1;
-  return std::accumulate(folds.begin(), folds.end(), 0.0) / static_cast<double>(folds.size());
+  const auto v = scored_folds(*this);
+  return v.empty() ? -1 : mean_of(v);
 }
 
 double Standing::spread() const {
+  const auto v = scored_folds(*this);
   const double mean = fitness();
-  if (folds.size() > 1) {
+  if (v.size() > 1) {
     double var = 0;
-    for (double a : folds) var += (a - mean) * (a - mean);
-    return std::sqrt(var / static_cast<double>(folds.size() - 1));
+    for (double a : v) var += (a - mean) * (a - mean);
+    return std::sqrt(var / static_cast<double>(v.size() - 1));
   }
   return std::sqrt(std::max(mean * (1 - mean), 1e-4) / std::max<double>(1.0, static_cast<double>(val_images)));
 }
 
 PairedGap paired_gap(const Standing& a, const Standing& b) {
-  const size_t n = std::min(a.folds.size(), b.folds.size());
+  const auto d = shared_differences(a, b);
   PairedGap gap;
-  if (n == 0) return gap;
-  std::vector<double> d(n);
-  for (size_t f = 0; f < n; ++f) d[f] = a.folds[f] - b.folds[f];
-  gap.mean = std::accumulate(d.begin(), d.end(), 0.0) / static_cast<double>(n);
-  if (n > 1) {
+  if (d.empty()) return gap;
+  gap.mean = mean_of(d);
+  if (d.size() > 1) {
     double var = 0;
     for (double x : d) var += (x - gap.mean) * (x - gap.mean);
-    gap.se = std::sqrt(var / static_cast<double>(n - 1) / static_cast<double>(n));
+    gap.se = std::sqrt(var / static_cast<double>(d.size() - 1) / static_cast<double>(d.size()));
   }
   return gap;
 }
@@ -146,7 +175,7 @@ size_t decide(const std::vector<Standing>& all, const std::vector<size_t>& in) {
   size_t winner = leader;
   for (size_t i : order) {
     if (i == leader || all[i].trainable >= all[winner].trainable) continue;
-    const bool folded = all[leader].folds.size() > 1 && all[i].folds.size() > 1;
+    const bool folded = shared_differences(all[leader], all[i]).size() > 1;
     const auto gap = paired_gap(all[leader], all[i]);
     const double allowed = folded ? gap.se : all[leader].spread();
     if (gap.mean <= allowed) winner = i;

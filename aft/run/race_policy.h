@@ -46,14 +46,21 @@ struct Standing {
   int64_t trainable = 0;
   int64_t val_images = 0;     // one split: its size, for the binomial spread
   double rate = 0;            // measured work per --epochs epochs on one fold, in full fine-tunes
-  // The folds' mean; -1 before the first rung.
+  // With folds: the fold whose validation images the candidate's prepare() search chose by (its
+  // units, ratios), -1 for none. That fold is not scored: a choice is judged on images it did
+  // not see. One split cannot spare one, and scores it anyway (docs/auto.md).
+  int64_t chosen_on = -1;
+  // Whether fold f counts towards this candidate's figures.
+  bool scored(size_t f) const;
+  // The scored folds' mean; -1 before the first rung.
   double fitness() const;
-  // Over the folds: their standard deviation; one split: the binomial std of its accuracy.
+  // Over two or more scored folds: their standard deviation; else the binomial std of the
+  // accuracy on `val_images` images.
   double spread() const;
 };
 
-// a - b over the folds both share: the mean of the per-fold differences and its standard error
-// (0 with one fold: a single split has no fold-to-fold variation to measure).
+// a - b over the folds both share and both score: the mean of the per-fold differences and its
+// standard error (0 with one such fold: no fold-to-fold variation to measure).
 struct PairedGap {
   double mean = 0;
   double se = 0;
@@ -82,8 +89,8 @@ NextCost next_cost(const std::vector<Standing>& all, const std::vector<size_t>& 
 bool fits(double spent, const NextCost& cost, double budget);
 
 // The winner among `in`: the leader by fitness, unless a candidate that trains fewer parameters
-// trails it by no more than the gap's standard error. With folds the gap is paired over the
-// shared folds; with one split, the leader's binomial spread stands in for it.
+// trails it by no more than the gap's standard error. With two or more shared scored folds the
+// gap is paired over them; else the leader's spread stands in for it.
 size_t decide(const std::vector<Standing>& all, const std::vector<size_t>& in);
 
 }  // namespace aft::run

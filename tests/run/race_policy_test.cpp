@@ -65,6 +65,28 @@ TEST(RacePolicy, PairedGapUsesTheSharedFolds) {
   EXPECT_EQ(aft::run::decide({a, c}, {0, 1}), 1u);
 }
 
+TEST(RacePolicy, AFoldASearchChoseOnIsNotScored) {
+  // partial-angle chose its blocks on fold 0's validation images, where it looks perfect; on the
+  // folds it did not see it trails full by 0.05 on each.
+  auto searched = standing("partial-angle", {1.00, 0.70, 0.60}, 500);
+  searched.chosen_on = 0;
+  const auto full = standing("full", {0.70, 0.75, 0.65}, 1000);
+  EXPECT_FALSE(searched.scored(0));
+  EXPECT_TRUE(searched.scored(1));
+  EXPECT_NEAR(searched.fitness(), 0.65, 1e-12);  // not 0.767 with fold 0
+  EXPECT_NEAR(searched.spread(), std::sqrt(0.005), 1e-12);
+  const auto gap = aft::run::paired_gap(full, searched);  // over folds 1 and 2 only
+  EXPECT_NEAR(gap.mean, 0.05, 1e-12);
+  EXPECT_NEAR(gap.se, 0.0, 1e-12);
+  EXPECT_EQ(aft::run::ranked({searched, full}, {0, 1}), (std::vector<size_t>{1, 0}));
+  EXPECT_EQ(aft::run::decide({searched, full}, {0, 1}), 1u);  // a real lead: no tie to the smaller
+  // One split has no other fold: it is scored, as before.
+  auto single = standing("partial-angle", {0.9}, 500);
+  single.chosen_on = 0;
+  EXPECT_TRUE(single.scored(0));
+  EXPECT_NEAR(single.fitness(), 0.9, 1e-12);
+}
+
 TEST(RacePolicy, OneSplitDecidesWithinTheLeadersBinomialSpread) {
   // 33 validation images: the leader's binomial std at 0.8 is sqrt(0.16 / 33) = 0.070.
   const auto lead = standing("full", {0.80}, 1000);
