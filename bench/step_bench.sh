@@ -8,6 +8,9 @@
 # Usage: bench/step_bench.sh ; env: THREADS=<cores> RUNS=5 SECONDS_PER_RUN=3 WARMUP=1 MIN_STEPS=2
 #   CASES="r18_32 vit_ti4 ..." (default: all)  BUILD_DIR=build  OUT=<dir for the raw JSON lines>
 #   PYTHON=/usr/bin/python3 (the PyTorch compared with; BUILD_DIR and PYTHON of the same version)
+#   INFERENCE=1: time the eval-mode forward pass (no gradient) instead of the training step; the
+#   FLOP columns then count the forward pass as a third of the step's (convolutions and matrix
+#   products: the backward pass costs two forwards)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -43,10 +46,12 @@ done
 for c in $cases; do
   "$py" "$here/step/step_torch.py" --flops "$c" --threads "$threads" >>"$out/results.jsonl"
 done
-run_aft() { "$bin" --case "$1" --threads "$threads" --warmup "$warmup" --seconds "$secs" --min-steps "$min_steps" >>"$out/results.jsonl"; }
+mode=()
+[ -n "${INFERENCE:-}" ] && mode=(--inference)
+run_aft() { "$bin" --case "$1" --threads "$threads" --warmup "$warmup" --seconds "$secs" --min-steps "$min_steps" "${mode[@]}" >>"$out/results.jsonl"; }
 run_torch() {
   "$py" "$here/step/step_torch.py" --case "$1" --threads "$threads" --warmup "$warmup" --seconds "$secs" --min-steps "$min_steps" \
-    >>"$out/results.jsonl"
+    "${mode[@]}" >>"$out/results.jsonl"
 }
 for r in $(seq 1 "$runs"); do
   for c in $cases; do
@@ -79,7 +84,7 @@ for c in order:
     ratios = sorted(x["images_per_second"] / y["images_per_second"] for x, y in zip(a, t))
     ma = statistics.median(x["images_per_second"] for x in a)
     mt = statistics.median(y["images_per_second"] for y in t)
-    f = flops[c]["step_flops_per_image"]
+    f = flops[c]["step_flops_per_image"] / (3 if a[0].get("mode") == "inference" else 1)
     mr = statistics.median(ratios)
     if mr < 1.0:
         below.append(c)

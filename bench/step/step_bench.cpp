@@ -5,12 +5,14 @@
 // side; bench/step_bench.sh runs both interleaved and prints the table.
 //
 //   aft_step_bench --case NAME [--threads N] [--warmup 2] [--seconds 3] [--min-steps 3]
-//                  [--device cpu|cuda] [--amp off|bf16] [--channels-last] [--batch N]
+//                  [--device cpu|cuda] [--amp off|bf16] [--channels-last] [--batch N] [--inference]
 //   aft_step_bench --list | --list-gpu | --gemm [--size 2048] [--threads N]
 //
 // --list gives the CPU cases (section 1); --list-gpu the 224-px cases of section 5 (ResNet-50,
 // ViT-B/16), too heavy for a CPU and run by tools/gpu_check.sh with --device cuda --amp bf16.
 //
+// --inference times the method's prediction instead (eval mode, no gradient: what `aft eval` and
+// `aft predict` run per batch); its line says "mode": "inference".
 // Output: one JSON line. Timing: median step time; images/s = batch / median step time.
 #include <torch/torch.h>
 
@@ -78,6 +80,7 @@ struct RunOptions {
   std::string amp = "off";  // off|bf16; fp16 would need the Trainer's loss scaler in the step
   bool channels_last = false;
   int64_t batch = 0;        // 0: the case's own
+  bool inference = false;   // time predict() in eval mode with no gradient, not the training step
 };
 
 // The Trainer needs a training split to build its loader; the benchmark never draws from it.
@@ -201,7 +204,15 @@ nlohmann::json time_case(const Case& c, int warmup, double seconds, int min_step
   std::vector<double> phase_ms(3, 0.0);  // forward, backward, masks + optimizer (all steps)
   const auto since = [](Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); };
   int64_t index = 0;
+  if (run.inference) method->set_training(false);
   const auto step = [&] {
+    if (run.inference) {
+      torch::NoGradGuard no_grad;
+      aft::train::AutocastScope autocast(run.amp, device);
+      // The sum's read waits for the device, as the training step's reads do.
+      correct += method->predict(images).argmax(1).eq(labels).sum().item<int64_t>();
+      return;
+    }
     auto t = Clock::now();
     const auto stats = trainer.step(images, labels, 0, index++, [&](const char* phase) {
       phase_ms[std::string(phase) == "forward" ? 0 : 1] += since(t);
@@ -239,6 +250,7 @@ nlohmann::json time_case(const Case& c, int warmup, double seconds, int min_step
           {"params", count(params, false)},
           {"trainable_params", count(params, true)},
           {"phase_ms_mean", {{"forward", phase_ms[0] / n}, {"backward", phase_ms[1] / n}, {"step", phase_ms[2] / n}}}};
+  if (run.inference) out["mode"] = "inference";
   if (run.device != "cpu") {  // section 1's lines keep their keys
     out["device"] = device.str();
     out["amp"] = run.amp;
@@ -279,6 +291,7 @@ int run(int argc, char** argv) {
     else if (arg == "--device") run_options.device = value();
     else if (arg == "--amp") run_options.amp = value();
     else if (arg == "--channels-last") run_options.channels_last = true;
+    else if (arg == "--inference") run_options.inference = true;
     else if (arg == "--batch") run_options.batch = std::stoll(value());
     else if (arg == "--gemm") do_gemm = true;
     else if (arg == "--size") size = std::stoll(value());

@@ -342,17 +342,25 @@ class Step:
         for i, v in enumerate((t1 - t, t2 - t1, time.perf_counter() - t2)):
             self.phase[i] += v * 1e3
 
+    def infer(self):
+        # What aft's evaluation runs per batch: eval mode, no gradient; the read waits for the device.
+        self.model.eval()
+        with torch.no_grad(), self.autocast():
+            self.correct += self.model(self.images).argmax(1).eq(self.labels).sum().item()
 
-def time_case(name, warmup, seconds, min_steps, device="cpu", amp="off", channels_last=False, batch=0):
+
+def time_case(name, warmup, seconds, min_steps, device="cpu", amp="off", channels_last=False, batch=0,
+              inference=False):
     s = Step(name, device, amp, channels_last, batch)
+    run = s.infer if inference else s.step
     for _ in range(warmup):
-        s.step()
+        run()
     s.phase = [0.0, 0.0, 0.0]
     times = []
     start = time.perf_counter()
     while len(times) < min_steps or time.perf_counter() - start < seconds:
         t0 = time.perf_counter()
-        s.step()
+        run()
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     params = list(s.model.parameters())
@@ -363,6 +371,8 @@ def time_case(name, warmup, seconds, min_steps, device="cpu", amp="off", channel
            "params": sum(p.numel() for p in params),
            "trainable_params": sum(p.numel() for p in params if p.requires_grad),
            "phase_ms_mean": dict(zip(("forward", "backward", "step"), (v / len(times) for v in s.phase)))}
+    if inference:
+        out["mode"] = "inference"
     if device != "cpu" or amp != "off" or channels_last:  # section 1's lines keep their keys
         out.update({"device": str(s.images.device), "amp": amp, "channels_last": channels_last,
                     "torch_version": torch.__version__})
@@ -445,6 +455,7 @@ def main():
     p.add_argument("--amp", default="off", choices=["off", "bf16"], help="fp16 would need a loss scaler in the step")
     p.add_argument("--channels-last", action="store_true")
     p.add_argument("--batch", type=int, default=0, help="0: the case's own")
+    p.add_argument("--inference", action="store_true", help="time the eval-mode forward pass, not the training step")
     a = p.parse_args()
     import os
     torch.set_num_threads(a.threads if a.threads > 0 else os.cpu_count())
@@ -458,7 +469,7 @@ def main():
         print(json.dumps(gemm(a.size)))
     elif a.case in ALL_CASES:
         print(json.dumps(time_case(a.case, a.warmup, a.seconds, a.min_steps, a.device, a.amp, a.channels_last,
-                                   a.batch)))
+                                   a.batch, a.inference)))
     else:
         sys.exit("step_torch.py: unknown or missing --case; one of: " + ", ".join(ALL_CASES))
 
