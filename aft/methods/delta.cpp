@@ -221,6 +221,10 @@ class DeltaMethod : public Method {
     {
       torch::NoGradGuard no_grad;
       if (source_->parameters().front().device() != images.device()) source_->to(images.device());
+      // The channel weights move with it, once (feature_map_penalty would copy each per step).
+      for (auto& w : weights_) {
+        if (w.defined() && w.device() != images.device()) w = w.to(images.device());
+      }
       forward_with_maps(*source_, images, layers_, source, /*logits=*/false);
     }
     auto loss = task_loss(logits, labels) + options_.alpha * feature_map_penalty(target, source, weights_) + head_l2;
