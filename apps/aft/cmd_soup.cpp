@@ -20,7 +20,7 @@ void add_soup_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--out", spec->out, "run directory to write")->required();
   sub->add_flag("--recalibrate-bn", spec->recalibrate_bn,
-                "recompute averaged batch-norm statistics on the training images (ResNets)");
+                "recompute averaged batch-norm statistics on the training images (models with batch norms: ResNet, EfficientNet-Lite; a ViT has none)");
   sub->add_flag("--overwrite", spec->overwrite, "replace an existing run in --out");
   sub->add_option("--batch-size", spec->batch_size, "evaluation batch size")->capture_default_str();
   auto runtime_flags = std::make_shared<FlagBinder>(*sub, "Runtime");
