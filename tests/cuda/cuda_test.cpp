@@ -14,9 +14,6 @@
 #include <vector>
 
 #include "aft/core/fs.h"
-#include "aft/data/image_folder.h"
-#include "aft/data/loader.h"
-#include "aft/data/transforms.h"
 #include "aft/dist/process_group.h"
 #include "aft/methods/registry.h"
 #include "aft/models/model.h"
@@ -24,6 +21,7 @@
 #include "aft/run/job.h"
 #include "aft/train/amp.h"
 #include "aft/train/trainer.h"
+#include "tests/cuda/skip_without_cuda.h"
 #include "tests/data/data_test_util.h"
 #include "tests/dist/dist_test_util.h"
 #include "tests/train/tiny_task.h"
@@ -41,13 +39,6 @@
 
 namespace {
 
-// GTEST_SKIP() returns from the test body, so this has to be a macro.
-#define SKIP_WITHOUT_CUDA()                                                       \
-  do {                                                                            \
-    if (!torch::cuda::is_available()) {                                           \
-      GTEST_SKIP() << "no CUDA device (torch::cuda::is_available() is false)";     \
-    }                                                                             \
-  } while (false)
 
 using aft::models::ModelConfig;
 using aft::models::ModelPtr;
@@ -288,38 +279,6 @@ TEST(CudaTraining, Fp16LossScaleSurvivesResume) {
 
 // Every registered method, as `aft demo` runs it (its demo budget, two source runs where it
 // takes sources), for one epoch on CUDA through run_job.
-// The trainer's loaders pin their batches when the device is CUDA, so the copy to the device
-// (non_blocking) can overlap the step; each batch is a fresh pinned block, never a reused one.
-TEST(CudaData, PinnedLoaderBatchesCopyAsynchronouslyAndMatchPageableOnes) {
-  SKIP_WITHOUT_CUDA();
-  namespace dt = aft::data::testing;
-  const std::string dir = dt::temp_dir("cuda_pinned");
-  dt::make_folder(dir + "/data", {"a", "b"}, 9, 0);
-  auto data = aft::data::open_image_folder(dir + "/data/train", {"a", "b"}, false);
-  std::vector<size_t> all(data->size());
-  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
-  const auto transform = aft::data::make_preset("small", false, 16);
-  aft::data::LoaderOptions o;
-  o.batch_size = 4;
-  aft::data::Loader pageable(data, all, transform, o);
-  o.pin_memory = true;
-  aft::data::Loader pinned(data, all, transform, o);
-  pageable.start_epoch(0);
-  pinned.start_epoch(0);
-  aft::data::Batch a, b;
-  std::vector<torch::Tensor> kept;
-  while (pageable.next(a)) {
-    ASSERT_TRUE(pinned.next(b));
-    EXPECT_FALSE(a.images.is_pinned());
-    EXPECT_TRUE(b.images.is_pinned());
-    EXPECT_TRUE(b.labels.is_pinned());
-    kept.push_back(b.images.to(torch::kCUDA, /*non_blocking=*/true));
-    EXPECT_TRUE(torch::equal(kept.back().cpu(), a.images));
-  }
-  EXPECT_FALSE(pinned.next(b));
-  EXPECT_EQ(kept.size(), 5u);
-}
-
 TEST(CudaMethods, EveryMethodRunsOneEpoch) {
   SKIP_WITHOUT_CUDA();
   namespace dt = aft::data::testing;
